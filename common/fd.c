@@ -1,0 +1,152 @@
+/* fd helpers: whole reads and writes, files relative to a dirfd, atomic replace. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "fd.h"
+#include "util.h"
+
+int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int read_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+
+	for (;;) {
+		ssize_t r;
+
+		if (cap - n < 2) {
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			free(buf);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int fd_write_at(int dfd, const char *name, const char *val, struct husk_err **err)
+{
+	cleanup_close int fd = openat(dfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return husk_err_set(err, errno, "open `%s`", name);
+	r = write_all(fd, val, strlen(val));
+	if (r < 0)
+		return husk_err_set(err, -r, "write `%s`", name);
+	return 0;
+}
+
+int fd_read_at(int dfd, const char *name, char **out, size_t *len, struct husk_err **err)
+{
+	cleanup_close int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return husk_err_set(err, errno, "open `%s`", name);
+	r = read_all(fd, out, len);
+	if (r < 0)
+		return husk_err_set(err, -r, "read `%s`", name);
+	return 0;
+}
+
+int fd_write_atomic(int dfd, const char *name, const void *buf, size_t len, mode_t mode,
+		    struct husk_err **err)
+{
+	cleanup_free char *tmp = xasprintf(".%s.%d.tmp", name, (int)getpid());
+	int fd, r;
+
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return husk_err_set(err, errno, "create `%s`", tmp);
+	r = write_all(fd, buf, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dfd, tmp, 0);
+		return husk_err_set(err, -r, "write `%s`", name);
+	}
+	return 0;
+}
+
+static int is_kept(int fd, const int *keep, size_t nkeep)
+{
+	for (size_t i = 0; i < nkeep; i++)
+		if (keep[i] == fd)
+			return 1;
+	return 0;
+}
+
+void fd_close_from(int from, const int *keep, size_t nkeep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+
+	if (!d) {
+		/* No /proc: close_range over the gaps between kept fds. */
+		for (int fd = from; fd < 65536; fd++)
+			if (!is_kept(fd, keep, nkeep))
+				close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd < from || fd == dirfd(d))
+			continue;
+		if (!is_kept(fd, keep, nkeep))
+			close(fd);
+	}
+	closedir(d);
+}
+
+int fd_set_cloexec(int fd, int set)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	if (fl < 0)
+		return -errno;
+	fl = set ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+	return fcntl(fd, F_SETFD, fl) < 0 ? -errno : 0;
+}
