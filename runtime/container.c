@@ -1,0 +1,614 @@
+/* The lifecycle steps in order: create (config → state → init), start (exec fifo), kill,
+ * delete. Each created thing pushes its undo, so a failure leaves the host as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/undo.h"
+#include "common/util.h"
+#include "container.h"
+#include "hooks/hook.h"
+#include "oci/state.h"
+#include "process.h"
+
+#define KILL_WAIT_MS 10000
+
+struct created {
+	struct store store;
+	struct ct ct;
+	char *cfg_buf;
+	size_t cfg_len;
+	struct oci_config *cfg;
+	struct launch l;
+};
+
+#define SAVED_CONFIG "config.json"
+
+static int read_config(const char *dir, char **buf, size_t *len, struct husk_err **err)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return husk_err_set(err, errno, "--bundle: open `%s`", dir);
+	if (fd_read_at(dfd, SAVED_CONFIG, buf, len, err) < 0)
+		return husk_err_wrap(err, "bundle `%s`", dir);
+	return 0;
+}
+
+/* poststart and poststop run after create has returned: they come from the copy taken at
+ * create time, since later edits of config.json must not affect the container. */
+static void run_late_hooks(const struct ct *c, enum oci_hook_kind kind, const char *status)
+{
+	cleanup_free char *buf = NULL, *state = NULL;
+	struct oci_config *cfg = NULL;
+	struct husk_err *err = NULL;
+	size_t len;
+
+	if (faccessat(c->dfd, SAVED_CONFIG, F_OK, 0) < 0)
+		return;
+	if (fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, &err) < 0 ||
+	    oci_config_parse(buf, len, &cfg, &err) < 0) {
+		log_warn("container \"%s\": %s hooks not run: %s", c->id, hook_kind_name(kind),
+			 err->msg);
+		husk_err_free(err);
+		return;
+	}
+	state = oci_state_json(c->st, status, false, &len);
+	/* config.md: a failing poststart or poststop hook is a warning, the lifecycle goes on. */
+	if (hooks_run(cfg, kind, state, len, &err) < 0) {
+		log_warn("%s", err->msg);
+		husk_err_free(err);
+	}
+	oci_config_free(cfg);
+}
+
+static void undo_state_dir(void *arg)
+{
+	struct created *c = arg;
+
+	store_remove(&c->store, &c->ct, NULL);
+}
+
+static void undo_init(void *arg)
+{
+	struct created *c = arg;
+
+	if (c->l.pid > 0) {
+		kill(c->l.pid, SIGKILL);
+		waitpid(c->l.pid, NULL, 0);
+		c->l.pid = 0;
+	}
+}
+
+static char *abs_path(const char *base, const char *p)
+{
+	char cwd[PATH_MAX];
+
+	if (p[0] == '/')
+		return xstrdup(p);
+	if (base)
+		return xasprintf("%s/%s", base, p);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return xstrdup(p);
+	return streq(p, ".") ? xstrdup(cwd) : xasprintf("%s/%s", cwd, p);
+}
+
+static char *now_rfc3339(void)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
+}
+
+/* What the runtime itself needs beyond what the schema validator checks. */
+static int check_runnable(const struct oci_config *cfg, const char *rootfs, struct husk_err **err)
+{
+	struct stat st;
+
+	if (!cfg->root || !cfg->root->path)
+		return husk_err_msg(err, EINVAL, "root.path: required");
+	if (stat(rootfs, &st) < 0)
+		return husk_err_set(err, errno, "root.path: stat `%s`", rootfs);
+	if (!S_ISDIR(st.st_mode))
+		return husk_err_msg(err, ENOTDIR, "root.path: `%s` is not a directory", rootfs);
+	if (!cfg->process)
+		return husk_err_msg(err, EINVAL, "process: required to create a container");
+	if (!cfg->process->args || !cfg->process->args[0])
+		return husk_err_msg(err, EINVAL, "process.args: must not be empty");
+	/* Without a mount namespace the rootfs set-up would rearrange the host's mounts. */
+	if (!oci_config_ns(cfg, OCI_NS_MOUNT))
+		return husk_err_msg(err, EINVAL, "linux.namespaces: a mount namespace is required");
+	return 0;
+}
+
+static int load_config(struct created *c, const struct create_opts *o, struct husk_err **err)
+{
+	int r;
+
+	c->l.bundle = abs_path(NULL, o->bundle ? o->bundle : ".");
+	r = read_config(c->l.bundle, &c->cfg_buf, &c->cfg_len, err);
+	if (r < 0)
+		return r;
+	r = oci_config_parse(c->cfg_buf, c->cfg_len, &c->cfg, err);
+	if (r < 0)
+		return r;
+	c->l.rootfs = abs_path(c->l.bundle, c->cfg->root && c->cfg->root->path ? c->cfg->root->path
+									      : "rootfs");
+	return check_runnable(c->cfg, c->l.rootfs, err);
+}
+
+static char *owner_name(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	/* runc records "" for root; `list` prints it as root. */
+	if (geteuid() == 0)
+		return xstrdup("");
+	return xstrdup(pw ? pw->pw_name : "");
+}
+
+static int record_state(struct created *c, const struct create_opts *o, struct husk_err **err)
+{
+	struct husk_state *st = xcalloc(1, sizeof(*st));
+
+	st->version = 1;
+	st->id = xstrdup(o->id);
+	st->bundle = xstrdup(c->l.bundle);
+	st->rootfs = xstrdup(c->l.rootfs);
+	st->created = now_rfc3339();
+	st->owner = owner_name();
+	st->pid = c->l.pid;
+	st->pid_start = proc_start_time(c->l.pid);
+	st->created_done = true;
+	st->isolation = xstrdup("process");
+	st->own_pidns = oci_config_ns(c->cfg, OCI_NS_PID) && !oci_config_ns(c->cfg, OCI_NS_PID)->path;
+	for (size_t i = 0; i < c->cfg->annotations.n; i++) {
+		struct oci_map *m = &st->annotations;
+
+		m->items = xrealloc(m->items, (m->n + 1) * sizeof(*m->items));
+		m->items[m->n].key = xstrdup(c->cfg->annotations.items[i].key);
+		m->items[m->n++].value = xstrdup(c->cfg->annotations.items[i].value);
+	}
+	c->ct.st = st;
+	return store_save(&c->ct, err);
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct husk_err **err)
+{
+	cleanup_free char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : path;
+	cleanup_close int dfd = -1;
+	char buf[24];
+
+	if (slash == dir)
+		dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (slash && (*slash = '\0', 1))
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return husk_err_set(err, errno, "--pid-file: open directory of `%s`", path);
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	if (fd_write_atomic(dfd, base, buf, strlen(buf), 0644, err) < 0)
+		return husk_err_wrap(err, "--pid-file");
+	return 0;
+}
+
+static void created_free(struct created *c)
+{
+	launch_cleanup(&c->l);
+	if (c->l.fifo_dirfd >= 0)
+		close(c->l.fifo_dirfd);
+	ct_release(&c->ct);
+	store_close(&c->store);
+	oci_config_free(c->cfg);
+	free(c->cfg_buf);
+	free(c->l.bundle);
+	free(c->l.rootfs);
+}
+
+static void created_init(struct created *c)
+{
+	*c = (struct created){ .ct.dfd = -1, .store.dfd = -1, .l.fifo_dirfd = -1,
+			       .l.console_fd = -1, .l.tty_peer = -1, .l.sync_fd = { -1, -1 } };
+	for (size_t i = 0; i < ARRAY_SIZE(c->l.ns_fd); i++)
+		c->l.ns_fd[i] = -1;
+}
+
+/* Create up to a waiting init; on success *c holds the container (its init is l.pid). */
+static int create_steps(struct created *c, const struct create_opts *o, struct husk_err **err)
+{
+	cleanup_undo struct undo u = UNDO_INIT;
+	int r;
+
+	if ((r = load_config(c, o, err)) < 0)
+		return r;
+	if ((r = store_open(o->root, true, &c->store, err)) < 0)
+		return r;
+	if ((r = store_reserve(&c->store, o->id, &c->ct, err)) < 0)
+		return r;
+	undo_push(&u, undo_state_dir, c);
+	if (mkfifoat(c->ct.dfd, "exec.fifo", 0622) < 0)
+		return husk_err_set(err, errno, "create exec.fifo");
+	c->l.fifo_dirfd = openat(c->ct.dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->l.fifo_dirfd < 0)
+		return husk_err_set(err, errno, "open state directory");
+	c->l.opts = o;
+	c->l.cfg = c->cfg;
+	c->l.state_dfd = c->ct.dfd;
+	if ((r = launch_prepare(&c->l, err)) < 0 || (r = launch_spawn(&c->l, err)) < 0)
+		return r;
+	undo_push(&u, undo_init, c);
+	if ((r = record_state(c, o, err)) < 0)
+		return r;
+	if ((c->cfg->hooks[OCI_HOOK_POSTSTART].n || c->cfg->hooks[OCI_HOOK_POSTSTOP].n) &&
+	    (r = fd_write_atomic(c->ct.dfd, SAVED_CONFIG, c->cfg_buf, c->cfg_len, 0600, err)) < 0)
+		return r;
+	if (o->pid_file && (r = write_pid_file(o->pid_file, c->l.pid, err)) < 0)
+		return r;
+	undo_commit(&u);
+	return 0;
+}
+
+int container_create(const struct create_opts *o, struct husk_err **err)
+{
+	struct created c;
+	int r;
+
+	created_init(&c);
+	r = create_steps(&c, o, err);
+	created_free(&c);
+	return r;
+}
+
+/* Wait until the process behind pidfd has exited (it may be someone else's child). */
+static int wait_pidfd(int pidfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0 ? 0 : -ETIMEDOUT;
+}
+
+/* Release the init waiting in exec.fifo (runtime.md#start). */
+static int release_init(struct ct *c, struct husk_err **err)
+{
+	cleanup_close int fifo = openat(c->dfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	cleanup_close int pidfd = ct_pidfd(c);
+	char b;
+
+	if (fifo < 0)
+		return husk_err_set(err, errno, "container \"%s\": open exec.fifo", c->id);
+	if (pidfd < 0)
+		return husk_err_msg(err, ESRCH, "cannot start a container that has stopped");
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fifo, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		ssize_t n = read(fifo, &b, 1);
+
+		if (n == 1)
+			break;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return husk_err_set(err, errno, "container \"%s\": read exec.fifo", c->id);
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			return husk_err_set(err, errno, "container \"%s\": wait for init", c->id);
+		if (p[1].revents & POLLIN)
+			return husk_err_msg(err, ESRCH, "container \"%s\": init exited before start",
+					    c->id);
+	}
+	unlinkat(c->dfd, "exec.fifo", 0);
+	return 0;
+}
+
+static int start_loaded(struct ct *c, struct husk_err **err)
+{
+	int r;
+
+	switch (ct_status(c)) {
+	case CT_CREATED:
+		r = release_init(c, err);
+		if (r == 0)
+			run_late_hooks(c, OCI_HOOK_POSTSTART, "running");
+		return r;
+	case CT_STOPPED:
+		return husk_err_msg(err, EINVAL, "cannot start a container that has stopped");
+	case CT_CREATING:
+		return husk_err_msg(err, EBUSY, "cannot start a container that is still being created");
+	default:
+		return husk_err_msg(err, EINVAL, "cannot start an already running container");
+	}
+}
+
+int container_start(const char *root, const char *id, struct husk_err **err)
+{
+	struct store s = { .dfd = -1 };
+	struct ct c = { .dfd = -1 };
+	int r;
+
+	r = store_open(root, false, &s, err);
+	if (r == 0)
+		r = store_load(&s, id, true, &c, err);
+	if (r == 0)
+		r = start_loaded(&c, err);
+	ct_release(&c);
+	store_close(&s);
+	return r;
+}
+
+/* Processes in the same pid namespace as the init, for kill --all without a cgroup. */
+static int signal_pidns(const struct ct *c, int sig)
+{
+	char path[64], target[64], link[64];
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", c->st->pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		int pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == c->st->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = '\0', streq(link, target)))
+			kill(pid, sig);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int signal_ct(const struct ct *c, int sig, bool all, struct husk_err **err)
+{
+	cleanup_close int pidfd = ct_pidfd(c);
+
+	if (pidfd < 0)
+		return husk_err_msg(err, ESRCH, "container \"%s\" is not running", c->id);
+	if (all && c->st->own_pidns)
+		signal_pidns(c, sig);
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		return husk_err_set(err, errno, "container \"%s\": send signal %d", c->id, sig);
+	return 0;
+}
+
+int container_kill(const char *root, const char *id, int sig, bool all, struct husk_err **err)
+{
+	struct store s = { .dfd = -1 };
+	struct ct c = { .dfd = -1 };
+	enum ct_status st;
+	int r;
+
+	r = store_open(root, false, &s, err);
+	if (r == 0)
+		r = store_load(&s, id, false, &c, err);
+	if (r == 0) {
+		st = ct_status(&c);
+		if (st != CT_CREATED && st != CT_RUNNING && st != CT_PAUSED)
+			r = husk_err_msg(err, ESRCH, "container \"%s\" is not running", id);
+		else
+			r = signal_ct(&c, sig, all, err);
+	}
+	ct_release(&c);
+	store_close(&s);
+	return r;
+}
+
+/* SIGKILL everything the container still runs and wait for the init to go. */
+static int kill_and_wait(struct ct *c, struct husk_err **err)
+{
+	cleanup_close int pidfd = ct_pidfd(c);
+
+	if (pidfd < 0)
+		return 0;
+	if (c->st->own_pidns)
+		signal_pidns(c, SIGKILL);
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	if (wait_pidfd(pidfd, KILL_WAIT_MS) < 0)
+		return husk_err_msg(err, ETIMEDOUT, "container \"%s\": init did not exit after SIGKILL",
+				    c->id);
+	return 0;
+}
+
+/* poststop hooks run after the container is gone, before delete returns (config.md#poststop):
+ * the saved config is read first, then the state directory removed. */
+static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err **err)
+{
+	cleanup_free char *buf = NULL, *state = NULL;
+	struct oci_config *cfg = NULL;
+	struct husk_err *herr = NULL;
+	size_t len;
+	int r;
+
+	if (c->st && faccessat(c->dfd, SAVED_CONFIG, F_OK, 0) == 0 &&
+	    fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, NULL) == 0)
+		oci_config_parse(buf, len, &cfg, NULL);
+	r = store_remove(s, c, err);
+	if (r == 0 && cfg) {
+		state = oci_state_json(c->st, "stopped", false, &len);
+		if (hooks_run(cfg, OCI_HOOK_POSTSTOP, state, len, &herr) < 0) {
+			log_warn("%s", herr->msg);
+			husk_err_free(herr);
+		}
+	}
+	oci_config_free(cfg);
+	return r;
+}
+
+static int delete_loaded(struct store *s, struct ct *c, bool force, struct husk_err **err)
+{
+	enum ct_status st = ct_status(c);
+	int r;
+
+	if ((st == CT_RUNNING || st == CT_PAUSED) && !force)
+		return husk_err_msg(err, EBUSY, "cannot delete container %s that is not stopped: %s",
+				    c->id, ct_status_name(st));
+	if (st == CT_CREATING && !c->st && !force)
+		return husk_err_msg(err, EBUSY, "container %s is still being created", c->id);
+	r = kill_and_wait(c, err);
+	if (r < 0)
+		return r;
+	return remove_with_poststop(s, c, err);
+}
+
+int container_delete(const char *root, const char *id, bool force, struct husk_err **err)
+{
+	struct store s = { .dfd = -1 };
+	struct ct c = { .dfd = -1 };
+	int r;
+
+	r = store_open(root, false, &s, err);
+	if (r == 0)
+		r = store_load(&s, id, true, &c, err);
+	/* runtime.md leaves this open; containerd and conmon rely on runc's exit 0. */
+	if (r == -ENOENT && force && store_validate_id(id, NULL) == 0) {
+		husk_err_freep(err);
+		r = 0;
+	} else if (r == 0) {
+		r = delete_loaded(&s, &c, force, err);
+	}
+	ct_release(&c);
+	store_close(&s);
+	return r;
+}
+
+static const int forwarded_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM, SIGPIPE,
+};
+
+struct fg {
+	pid_t pid;
+	int sigfd, master;
+	bool stdin_open;
+	int status;
+};
+
+/* One signal for the foreground run: SIGCHLD may mean our init exited; SIGWINCH resizes the
+ * pty we proxy; everything else is forwarded to the init. Returns 1 once the init exited. */
+static int fg_signal(struct fg *f)
+{
+	struct signalfd_siginfo si;
+
+	if (read(f->sigfd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	if (si.ssi_signo == SIGCHLD)
+		return waitpid(f->pid, &f->status, WNOHANG) == f->pid;
+	if (si.ssi_signo == SIGWINCH && f->master >= 0)
+		tty_copy_winsize(STDIN_FILENO, f->master);
+	else
+		kill(f->pid, (int)si.ssi_signo);
+	return 0;
+}
+
+/* Forward signals (and the terminal, when we proxy one) until the init exits; returns the
+ * shell-style exit status: the code, or 128+N when killed by signal N. */
+static int wait_forwarding(pid_t pid, const sigset_t *set, int master)
+{
+	struct fg f = { .pid = pid, .master = master, .stdin_open = master >= 0 };
+	struct termios saved;
+	bool raw;
+
+	f.sigfd = signalfd(-1, set, SFD_CLOEXEC);
+	raw = master >= 0 && tty_make_raw(STDIN_FILENO, &saved) == 0;
+	if (master >= 0)
+		tty_copy_winsize(STDIN_FILENO, master);
+	for (;;) {
+		struct pollfd p[3] = { { .fd = f.sigfd, .events = POLLIN },
+				       { .fd = f.stdin_open ? STDIN_FILENO : -1, .events = POLLIN },
+				       { .fd = master, .events = POLLIN } };
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if ((p[0].revents & POLLIN) && fg_signal(&f))
+			break;
+		if (p[1].revents && tty_pump(STDIN_FILENO, master) <= 0)
+			f.stdin_open = false;
+		if (p[2].revents && tty_pump(master, STDOUT_FILENO) <= 0)
+			master = -1;
+	}
+	/* What the program wrote just before it exited is still in the pty. */
+	while (master >= 0 && poll(&(struct pollfd){ .fd = master, .events = POLLIN }, 1, 50) > 0 &&
+	       tty_pump(master, STDOUT_FILENO) > 0)
+		;
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	close(f.sigfd);
+	if (WIFSIGNALED(f.status))
+		return 128 + WTERMSIG(f.status);
+	return WEXITSTATUS(f.status);
+}
+
+int container_run(const struct create_opts *o, struct husk_err **err)
+{
+	struct created c;
+	sigset_t set, old;
+	int r;
+
+	created_init(&c);
+	/* Blocked before the clone so no signal meant for the container is lost; the init
+	 * unblocks them before it execs. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(&set, forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	r = create_steps(&c, o, err);
+	if (r == 0)
+		r = release_init(&c.ct, err);
+	if (r == 0)
+		run_late_hooks(&c.ct, OCI_HOOK_POSTSTART, "running");
+	if (r == 0 && o->detach) {
+		created_free(&c);
+		return 0;
+	}
+	if (r == 0) {
+		cleanup_close int master = -1;
+
+		if (c.l.tty_peer >= 0 && (master = tty_recv_fd(c.l.tty_peer, err)) < 0)
+			r = master;
+		flock(c.ct.dfd, LOCK_UN);	/* let `husk kill/state` in while it runs */
+		if (r == 0)
+			r = wait_forwarding(c.l.pid, &set, master);
+		c.l.pid = 0;
+		kill_and_wait(&c.ct, NULL);
+		remove_with_poststop(&c.store, &c.ct, NULL);
+	} else if (c.l.pid > 0) {
+		kill_and_wait(&c.ct, NULL);
+		waitpid(c.l.pid, NULL, 0);
+		store_remove(&c.store, &c.ct, NULL);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	created_free(&c);
+	return r;
+}

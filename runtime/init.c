@@ -1,0 +1,307 @@
+/* The container's init, from clone3 to execve: one line per step, in the order the spec and
+ * the kernel require (DESIGN.md "Data flow"). Errors go back to `create` over the sync socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "container.h"
+#include "hooks/hook.h"
+#include "process.h"
+#include "rootfs/rootfs.h"
+#include "sync.h"
+
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+
+static int join_namespaces(struct launch *l, struct husk_err **err)
+{
+	/* In enum order: user first, so the joins after it are checked against its owner. */
+	for (int t = 0; t < OCI_NS_TYPES; t++) {
+		if (l->ns_fd[t] < 0 || t == OCI_NS_PID || t == OCI_NS_TIME)
+			continue;
+		if (setns(l->ns_fd[t], oci_ns_clone_flag((enum oci_ns_type)t)) < 0)
+			return husk_err_set(err, errno, "join %s namespace",
+					    oci_ns_name((enum oci_ns_type)t));
+		close(TAKE_FD(l->ns_fd[t]));
+	}
+	return 0;
+}
+
+static bool has_userns(const struct launch *l)
+{
+	return oci_config_ns(l->cfg, OCI_NS_USER) != NULL;
+}
+
+static int become_root_in_userns(struct launch *l, struct husk_err **err)
+{
+	if (!has_userns(l))
+		return 0;
+	/* uid/gid 0 inside must be mapped for the set-up steps; the process's own user is set
+	 * later by user_apply(). */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return husk_err_set(err, errno, "linux.uidMappings: become root in the user namespace "
+				    "(is container uid/gid 0 mapped?)");
+	return 0;
+}
+
+static int join_keyring(struct launch *l, struct husk_err **err)
+{
+	if (l->opts->no_new_keyring)
+		return 0;
+	/* A fresh session keyring per container, so containers never share the host's keys. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, l->opts->id) < 0 && errno != ENOSYS)
+		return husk_err_set(err, errno, "join session keyring");
+	return 0;
+}
+
+static int set_oom_score_adj(struct launch *l, struct husk_err **err)
+{
+	const struct oci_process *p = l->cfg->process;
+	char val[24];
+
+	if (!p->oom_score_adj.set)
+		return 0;
+	snprintf(val, sizeof(val), "%lld", (long long)p->oom_score_adj.v);
+	if (fd_write_at(AT_FDCWD, "/proc/self/oom_score_adj", val, err) < 0)
+		return husk_err_wrap(err, "process.oomScoreAdj");
+	return 0;
+}
+
+static int set_names(struct launch *l, struct husk_err **err)
+{
+	const struct oci_config *c = l->cfg;
+
+	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0)
+		return husk_err_set(err, errno, "hostname: sethostname");
+	if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0)
+		return husk_err_set(err, errno, "domainname: setdomainname");
+	return 0;
+}
+
+static int set_sysctls(struct launch *l, struct husk_err **err)
+{
+	const struct oci_map *m = &l->cfg->linux.sysctl;
+
+	for (size_t i = 0; i < m->n; i++) {
+		cleanup_free char *path = xasprintf("/proc/sys/%s", m->items[i].key);
+
+		/* sysctl(8) convention: '.' separates levels; a '/' stands for a literal '.'. */
+		for (char *p = path + 10; *p; p++)
+			*p = *p == '.' ? '/' : (*p == '/' ? '.' : *p);
+		if (fd_write_at(AT_FDCWD, path, m->items[i].value, err) < 0)
+			return husk_err_wrap(err, "linux.sysctl[\"%s\"]", m->items[i].key);
+	}
+	return 0;
+}
+
+static int enter_cwd(struct launch *l, struct husk_err **err)
+{
+	const char *cwd = l->cfg->process->cwd;
+	cleanup_free char *tmp = xstrdup(cwd);
+
+	/* Like runc, a missing cwd is created (we are still root here). */
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0755);
+		*p = '/';
+	}
+	mkdir(tmp, 0755);
+	if (chdir(cwd) < 0)
+		return husk_err_set(err, errno, "process.cwd: chdir `%s`", cwd);
+	return 0;
+}
+
+static bool setgroups_allowed(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return strncmp(buf, "deny", 4) != 0;
+}
+
+static char **build_env(const struct oci_process *p)
+{
+	size_t n = strv_len(p->env);
+	char **env = xcalloc(n + 2, sizeof(*env));
+	bool has_home = false;
+
+	for (size_t i = 0; i < n; i++) {
+		env[i] = p->env[i];
+		has_home |= startswith(p->env[i], "HOME=");
+	}
+	if (!has_home) {
+		cleanup_free char *home = user_home(p->user.uid);
+
+		env[n] = xasprintf("HOME=%s", home);
+	}
+	return env;
+}
+
+static int set_identity(struct launch *l, struct husk_err **err)
+{
+	const struct oci_process *p = l->cfg->process;
+	int r;
+
+	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still
+	 * have it. With it, load it last so it filters as little of our own set-up as possible. */
+	if (!p->no_new_privileges && (r = seccomp_apply(l->cfg->linux.seccomp, err)) < 0)
+		return r;
+	if ((r = caps_drop_bounding(p->capabilities, err)) < 0)
+		return r;
+	if ((r = user_apply(&p->user, setgroups_allowed(), err)) < 0)
+		return r;
+	if ((r = caps_apply(p->capabilities, err)) < 0)
+		return r;
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return husk_err_set(err, errno, "process.noNewPrivileges");
+	if (p->no_new_privileges && (r = seccomp_apply(l->cfg->linux.seccomp, err)) < 0)
+		return r;
+	return 0;
+}
+
+static void keep_only_needed_fds(struct launch *l)
+{
+	int keep[3 + 1024];
+	size_t n = 0;
+
+	keep[n++] = l->sync_fd[1];
+	keep[n++] = l->fifo_dirfd;
+	keep[n++] = log_fd();
+	/* --preserve-fds N: fds 3 .. 3+N-1 pass into the container, inheritable. */
+	for (int i = 0; i < l->opts->preserve_fds && n < ARRAY_SIZE(keep); i++) {
+		keep[n++] = 3 + i;
+		fd_set_cloexec(3 + i, 0);
+	}
+	fd_close_from(3, keep, n);
+}
+
+/* After the mounts, before pivot_root: the parent runs prestart + createRuntime hooks, then we
+ * run createContainer hooks in the container's namespaces (config.md#createcontainer-hooks). */
+static int create_hooks(struct launch *l, char **state, struct husk_err **err)
+{
+	struct sync_msg m;
+	size_t len;
+	int r;
+
+	if (!launch_has_create_hooks(l->cfg))
+		return 0;
+	r = sync_send(l->sync_fd[1], SYNC_HOOKS_REQ, 0, NULL);
+	if (r == 0)
+		r = sync_recv(l->sync_fd[1], &m);
+	if (r < 0 || m.type != SYNC_HOOKS_DONE)
+		return husk_err_msg(err, EPROTO, "init: no answer to the hooks request");
+	r = sync_recv_blob(l->sync_fd[1], state, &len);
+	if (r < 0)
+		return husk_err_set(err, -r, "init: read state for hooks");
+	return hooks_run(l->cfg, OCI_HOOK_CREATE_CONTAINER, *state, len, err);
+}
+
+/* Everything up to SYNC_READY; on success the init is ready to wait on exec.fifo. */
+static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char **state,
+		      struct husk_err **err)
+{
+	const struct oci_process *p = l->cfg->process;
+	struct sync_msg m;
+	int r;
+
+	if ((r = sync_recv(l->sync_fd[1], &m)) < 0 || m.type != SYNC_GO)
+		return husk_err_msg(err, EPROTO, "init: no go from husk create");
+	if ((r = join_namespaces(l, err)) < 0 || (r = become_root_in_userns(l, err)) < 0)
+		return r;
+	if (setsid() < 0)
+		return husk_err_set(err, errno, "setsid");
+	if ((r = join_keyring(l, err)) < 0 || (r = set_oom_score_adj(l, err)) < 0)
+		return r;
+	if ((r = rootfs_prepare(ro, err)) < 0)
+		return r;
+	if ((r = create_hooks(l, state, err)) < 0)
+		return r;
+	if ((r = rootfs_pivot(ro, err)) < 0)
+		return r;
+	/* sysctl before rootfs_finalize(): readonlyPaths usually cover /proc/sys. */
+	if ((r = set_names(l, err)) < 0 || (r = set_sysctls(l, err)) < 0)
+		return r;
+	if ((r = rootfs_finalize(ro, err)) < 0)
+		return r;
+	if ((r = enter_cwd(l, err)) < 0)
+		return r;
+	if (p->terminal && (r = tty_setup_console(l->console_fd, p, err)) < 0)
+		return r;
+	if ((r = rlimits_apply(p, err)) < 0)
+		return r;
+	if ((r = exe_lookup(p->args[0], p->env, exe, err)) < 0)
+		return husk_err_wrap(err, "unable to start container process");
+	return set_identity(l, err);
+}
+
+static void reset_signals(void)
+{
+	sigset_t all;
+
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+void init_main(struct launch *l)
+{
+	struct rootfs_opts ro = { .cfg = l->cfg, .rootfs = l->rootfs, .no_pivot = l->opts->no_pivot,
+				  .in_userns = has_userns(l) };
+	cleanup_free char *exe = NULL, *state = NULL;
+	struct husk_err *err = NULL;
+	char **env;
+	int fifo;
+
+	/* The state directory's lock belongs to `create`; holding it here would block `start`. */
+	close(TAKE_FD(l->state_dfd));
+	close(TAKE_FD(l->sync_fd[0]));
+	if (l->tty_peer >= 0)
+		close(TAKE_FD(l->tty_peer));
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	reset_signals();
+	if (init_setup(l, &ro, &exe, &state, &err) < 0) {
+		sync_send_err(l->sync_fd[1], err);
+		_exit(1);
+	}
+	env = build_env(l->cfg->process);
+	keep_only_needed_fds(l);
+	prctl(PR_SET_PDEATHSIG, 0);
+	sync_send(l->sync_fd[1], SYNC_READY, 0, NULL);
+	close(TAKE_FD(l->sync_fd[1]));
+
+	/* Blocks until `start` opens the read end (runtime.md#start). */
+	fifo = openat(l->fifo_dirfd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+	if (fifo < 0 || write(fifo, "0", 1) != 1)
+		_exit(1);
+	close(fifo);
+	close(TAKE_FD(l->fifo_dirfd));
+	/* In the container, after start, before the program (config.md#startcontainer-hooks). */
+	if (state && hooks_run(l->cfg, OCI_HOOK_START_CONTAINER, state, strlen(state), &err) < 0) {
+		dprintf(STDERR_FILENO, "husk: %s\n", err->msg);
+		_exit(1);
+	}
+	execve(exe, l->cfg->process->args, env);
+	dprintf(STDERR_FILENO, "husk: exec: \"%s\": %s\n", l->cfg->process->args[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}

@@ -1,0 +1,268 @@
+/* The parent side of launching a container's init: namespace fds, the console socket,
+ * clone3 with the new namespaces, uid/gid maps, and the handshake until the init is ready. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fd.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "container.h"
+#include "hooks/hook.h"
+#include "oci/state.h"
+#include "sync.h"
+
+static int open_ns_paths(struct launch *l, struct husk_err **err)
+{
+	const struct oci_linux *lx = &l->cfg->linux;
+
+	for (size_t i = 0; i < ARRAY_SIZE(l->ns_fd); i++)
+		l->ns_fd[i] = -1;
+	l->clone_flags = 0;
+	for (size_t i = 0; i < lx->n_namespaces; i++) {
+		const struct oci_namespace *ns = &lx->namespaces[i];
+
+		if (!ns->path) {
+			l->clone_flags |= oci_ns_clone_flag(ns->type);
+			continue;
+		}
+		l->ns_fd[ns->type] = open(ns->path, O_RDONLY | O_CLOEXEC);
+		if (l->ns_fd[ns->type] < 0)
+			return husk_err_set(err, errno, "linux.namespaces[%zu].path: open `%s`", i,
+					    ns->path);
+	}
+	/* A time namespace only takes offsets before its first process: it is unshared by
+	 * the parent (time_for_children), never created by clone3. */
+	l->clone_flags &= ~CLONE_NEWTIME;
+	return 0;
+}
+
+static int connect_console(struct launch *l, struct husk_err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = l->opts->console_socket;
+
+	l->console_fd = -1;
+	l->tty_peer = -1;
+	if (!path && l->cfg->process->terminal && !l->opts->detach && l->opts->foreground) {
+		int sv[2];
+
+		/* husk run in the foreground proxies the terminal itself: the init sends the pty
+		 * master to this socket pair instead of a --console-socket. */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return husk_err_set(err, errno, "process.terminal: socketpair");
+		l->tty_peer = sv[0];
+		l->console_fd = sv[1];
+		return 0;
+	}
+	if (!path && l->cfg->process->terminal)
+		return husk_err_msg(err, EINVAL, "process.terminal: a terminal needs --console-socket "
+				    "(or 'husk run' in the foreground, or set terminal to false)");
+	if (!path)
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return husk_err_msg(err, ENAMETOOLONG, "--console-socket: path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	l->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->console_fd < 0)
+		return husk_err_set(err, errno, "--console-socket: socket");
+	if (connect(l->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return husk_err_set(err, errno, "--console-socket: connect `%s`", path);
+	return 0;
+}
+
+int launch_prepare(struct launch *l, struct husk_err **err)
+{
+	int r;
+
+	l->sync_fd[0] = l->sync_fd[1] = -1;
+	l->pid = 0;
+	r = open_ns_paths(l, err);
+	if (r < 0)
+		return r;
+	r = connect_console(l, err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->sync_fd) < 0)
+		return husk_err_set(err, errno, "create sync socket");
+	return 0;
+}
+
+void launch_cleanup(struct launch *l)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(l->ns_fd); i++)
+		if (l->ns_fd[i] >= 0)
+			close(TAKE_FD(l->ns_fd[i]));
+	for (int i = 0; i < 2; i++)
+		if (l->sync_fd[i] >= 0)
+			close(TAKE_FD(l->sync_fd[i]));
+	if (l->console_fd >= 0)
+		close(TAKE_FD(l->console_fd));
+	if (l->tty_peer >= 0)
+		close(TAKE_FD(l->tty_peer));
+}
+
+static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
+		       struct husk_err **err)
+{
+	char path[64], buf[4096];
+	size_t pos = 0;
+	int r;
+
+	for (size_t i = 0; i < n && pos < sizeof(buf) - 40; i++)
+		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%u %u %u\n",
+					m[i].container_id, m[i].host_id, m[i].size);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return husk_err_set(err, errno, "open `%s`", path);
+	/* The kernel takes the whole map in one write or not at all. */
+	r = write_all(fd, buf, pos);
+	if (r < 0)
+		return husk_err_set(err, -r, "linux.%s: write `%s`",
+				    file[0] == 'u' ? "uidMappings" : "gidMappings", path);
+	return 0;
+}
+
+/* Namespaces whose membership only applies to children (pid, time) are entered here, by the
+ * short-lived create process, so clone3 puts the init straight into them. */
+static int enter_for_children(struct launch *l, struct husk_err **err)
+{
+	const struct oci_linux *lx = &l->cfg->linux;
+	const struct oci_namespace *tns = oci_config_ns(l->cfg, OCI_NS_TIME);
+	char buf[128];
+
+	if (l->ns_fd[OCI_NS_PID] >= 0 && setns(l->ns_fd[OCI_NS_PID], CLONE_NEWPID) < 0)
+		return husk_err_set(err, errno, "join pid namespace");
+	if (l->ns_fd[OCI_NS_TIME] >= 0 && setns(l->ns_fd[OCI_NS_TIME], CLONE_NEWTIME) < 0)
+		return husk_err_set(err, errno, "join time namespace");
+	if (!tns || tns->path)
+		return 0;
+	if (unshare(CLONE_NEWTIME) < 0)
+		return husk_err_set(err, errno, "create time namespace");
+	snprintf(buf, sizeof(buf), "monotonic %lld %u\nboottime %lld %u\n",
+		 (long long)lx->time_monotonic.secs, lx->time_monotonic.nanosecs,
+		 (long long)lx->time_boottime.secs, lx->time_boottime.nanosecs);
+	if (fd_write_at(AT_FDCWD, "/proc/self/timens_offsets", buf, err) < 0)
+		return husk_err_wrap(err, "linux.timeOffsets");
+	return 0;
+}
+
+static pid_t do_clone3(int flags)
+{
+	struct clone_args args = { .flags = (uint64_t)flags, .exit_signal = SIGCHLD };
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* The init has its mounts (runtime.md#lifecycle steps 3-4): prestart and createRuntime hooks
+ * run here, in the runtime namespace; the init gets the state for its own hooks back. */
+static int runtime_hooks(struct launch *l, struct husk_err **err)
+{
+	cleanup_free char *state = NULL;
+	size_t len;
+	int r;
+
+	state = launch_state_json(l, "creating", &len);
+	r = hooks_run(l->cfg, OCI_HOOK_PRESTART, state, len, err);
+	if (r == 0)
+		r = hooks_run(l->cfg, OCI_HOOK_CREATE_RUNTIME, state, len, err);
+	if (r < 0)
+		return r;
+	r = sync_send(l->sync_fd[0], SYNC_HOOKS_DONE, 0, NULL);
+	if (r == 0)
+		r = sync_send_blob(l->sync_fd[0], state, len);
+	if (r < 0)
+		return husk_err_set(err, -r, "write to container init");
+	return 0;
+}
+
+static int parent_handshake(struct launch *l, struct husk_err **err)
+{
+	const struct oci_linux *lx = &l->cfg->linux;
+	struct sync_msg m;
+	int r;
+
+	if (l->clone_flags & CLONE_NEWUSER) {
+		r = write_idmap(l->pid, "uid_map", lx->uid_mappings, lx->n_uid_mappings, err);
+		if (r == 0)
+			r = write_idmap(l->pid, "gid_map", lx->gid_mappings, lx->n_gid_mappings, err);
+		if (r < 0)
+			return r;
+	}
+	r = sync_send(l->sync_fd[0], SYNC_GO, 0, NULL);
+	if (r < 0)
+		return husk_err_set(err, -r, "start container init");
+	for (;;) {
+		r = sync_recv(l->sync_fd[0], &m);
+		if (r == -EPIPE)
+			return husk_err_msg(err, EPIPE, "container init exited before it was ready");
+		if (r < 0)
+			return husk_err_set(err, -r, "read from container init");
+		if (m.type == SYNC_READY)
+			return 0;
+		if (m.type == SYNC_ERROR)
+			return husk_err_msg(err, m.err > 0 ? m.err : EINVAL, "%s", m.msg);
+		if (m.type != SYNC_HOOKS_REQ)
+			return husk_err_msg(err, EPROTO, "container init sent unexpected message %u",
+					    m.type);
+		r = runtime_hooks(l, err);
+		if (r < 0)
+			return r;
+	}
+}
+
+bool launch_has_create_hooks(const struct oci_config *cfg)
+{
+	return cfg->hooks[OCI_HOOK_PRESTART].n || cfg->hooks[OCI_HOOK_CREATE_RUNTIME].n ||
+	       cfg->hooks[OCI_HOOK_CREATE_CONTAINER].n || cfg->hooks[OCI_HOOK_START_CONTAINER].n;
+}
+
+char *launch_state_json(const struct launch *l, const char *status, size_t *len)
+{
+	struct husk_state st = {
+		.version = 1, .id = (char *)l->opts->id, .bundle = l->bundle, .rootfs = l->rootfs,
+		.pid = l->pid, .annotations = l->cfg->annotations,
+	};
+
+	return oci_state_json(&st, status, false, len);
+}
+
+int launch_spawn(struct launch *l, struct husk_err **err)
+{
+	int r;
+
+	r = enter_for_children(l, err);
+	if (r < 0)
+		return r;
+	l->pid = do_clone3(l->clone_flags);
+	if (l->pid < 0) {
+		l->pid = 0;
+		return husk_err_set(err, errno, "clone3 container init");
+	}
+	if (l->pid == 0)
+		init_main(l);
+	close(TAKE_FD(l->sync_fd[1]));
+	if (l->console_fd >= 0)
+		close(TAKE_FD(l->console_fd));
+	r = parent_handshake(l, err);
+	if (r < 0) {
+		/* The init never ran user code: kill it and reap it so nothing is left. */
+		kill(l->pid, SIGKILL);
+		waitpid(l->pid, NULL, 0);
+		l->pid = 0;
+		return r;
+	}
+	return 0;
+}

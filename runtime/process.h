@@ -1,0 +1,38 @@
+/* In-container process set-up pieces used by init.c (and later by exec): capabilities,
+ * user and groups, rlimits, seccomp, the executable lookup, the console. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <termios.h>
+
+#include "common/error.h"
+#include "oci/config.h"
+
+/* caps.c */
+int caps_drop_bounding(const struct oci_caps *caps, struct husk_err **err);
+int caps_apply(const struct oci_caps *caps, struct husk_err **err);
+
+/* user.c */
+int user_apply(const struct oci_user *u, bool setgroups_allowed, struct husk_err **err);
+/* HOME for uid from the container's /etc/passwd, or "/" (as runc does when env lacks it). */
+char *user_home(uint32_t uid);
+int rlimits_apply(const struct oci_process *p, struct husk_err **err);
+
+/* seccomp.c */
+int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err);
+
+/* exe.c: resolve args[0] the way runc (Go's exec.LookPath) does, with runc's error words. */
+int exe_lookup(const char *arg0, char *const *env, char **out, struct husk_err **err);
+
+/* tty.c */
+/* In the init: make a pty in the container's devpts, the slave its stdio and controlling
+ * terminal, and send the master over console_fd. */
+int tty_setup_console(int console_fd, const struct oci_process *p, struct husk_err **err);
+/* Receive an fd sent with SCM_RIGHTS on sock. */
+int tty_recv_fd(int sock, struct husk_err **err);
+/* Foreground proxy between our stdio and a container's pty master. */
+int tty_make_raw(int fd, struct termios *saved);
+void tty_copy_winsize(int from, int to);
+/* Move what is readable on `from` to `to`; returns bytes moved, 0 at EOF, -errno on error. */
+ssize_t tty_pump(int from, int to);

@@ -1,0 +1,165 @@
+/* linux.seccomp through libseccomp: build the filter from the config and load it.
+ * Unknown syscall names are skipped with a warning, as runc does. */
+#include <errno.h>
+#include <seccomp.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "process.h"
+
+struct name_val {
+	const char *name;
+	uint64_t val;
+};
+
+static const struct name_val ops[] = {
+	{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
+	{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
+	{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
+	{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+};
+
+static const struct name_val arches[] = {
+	{ "SCMP_ARCH_X86", SCMP_ARCH_X86 },	      { "SCMP_ARCH_X86_64", SCMP_ARCH_X86_64 },
+	{ "SCMP_ARCH_X32", SCMP_ARCH_X32 },	      { "SCMP_ARCH_ARM", SCMP_ARCH_ARM },
+	{ "SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64 },   { "SCMP_ARCH_MIPS", SCMP_ARCH_MIPS },
+	{ "SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64 },     { "SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32 },
+	{ "SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL },     { "SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64 },
+	{ "SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32 },
+	{ "SCMP_ARCH_PPC", SCMP_ARCH_PPC },	      { "SCMP_ARCH_PPC64", SCMP_ARCH_PPC64 },
+	{ "SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE },   { "SCMP_ARCH_S390", SCMP_ARCH_S390 },
+	{ "SCMP_ARCH_S390X", SCMP_ARCH_S390X },	      { "SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64 },
+};
+
+static int lookup(const struct name_val *t, size_t n, const char *name, uint64_t *out)
+{
+	for (size_t i = 0; i < n; i++)
+		if (streq(t[i].name, name)) {
+			*out = t[i].val;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+static int action(const char *name, const struct oci_u64 *errno_ret, uint32_t *out)
+{
+	uint32_t eno = errno_ret->set ? (uint32_t)errno_ret->v : EPERM;
+
+	if (streq(name, "SCMP_ACT_ALLOW"))
+		*out = SCMP_ACT_ALLOW;
+	else if (streq(name, "SCMP_ACT_ERRNO"))
+		*out = SCMP_ACT_ERRNO(eno);
+	else if (streq(name, "SCMP_ACT_KILL") || streq(name, "SCMP_ACT_KILL_THREAD"))
+		*out = SCMP_ACT_KILL_THREAD;
+	else if (streq(name, "SCMP_ACT_KILL_PROCESS"))
+		*out = SCMP_ACT_KILL_PROCESS;
+	else if (streq(name, "SCMP_ACT_TRAP"))
+		*out = SCMP_ACT_TRAP;
+	else if (streq(name, "SCMP_ACT_TRACE"))
+		*out = SCMP_ACT_TRACE(eno);
+	else if (streq(name, "SCMP_ACT_LOG"))
+		*out = SCMP_ACT_LOG;
+	else
+		return -EINVAL;	/* SCMP_ACT_NOTIFY needs the listener protocol (issue 4) */
+	return 0;
+}
+
+static int add_rule(scmp_filter_ctx ctx, const struct oci_syscall *s, size_t si, uint32_t act,
+		    struct husk_err **err)
+{
+	struct scmp_arg_cmp cmp[6];
+	size_t nargs = s->n_args < 6 ? s->n_args : 6;
+
+	for (size_t a = 0; a < nargs; a++) {
+		uint64_t op;
+
+		if (lookup(ops, ARRAY_SIZE(ops), s->args[a].op, &op) < 0)
+			return husk_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].args[%zu].op: "
+					    "unknown operator \"%s\"", si, a, s->args[a].op);
+		cmp[a] = (struct scmp_arg_cmp){ s->args[a].index, (enum scmp_compare)op,
+						s->args[a].value, s->args[a].value_two };
+	}
+	for (size_t i = 0; s->names && s->names[i]; i++) {
+		int nr = seccomp_syscall_resolve_name(s->names[i]);
+		int r;
+
+		if (nr == __NR_SCMP_ERROR) {
+			log_warn("seccomp: unknown syscall \"%s\" skipped", s->names[i]);
+			continue;
+		}
+		r = seccomp_rule_add_array(ctx, act, nr, (unsigned)nargs, cmp);
+		/* Per the spec, args of one rule are ANDed; libseccomp refuses some forms
+		 * (two conditions on one argument): fall back to one rule per condition. */
+		if (r == -EINVAL && nargs > 1) {
+			for (size_t a = 0; a < nargs && r < 0; a++)
+				r = seccomp_rule_add_array(ctx, act, nr, 1, &cmp[a]);
+		}
+		if (r < 0 && r != -EEXIST)
+			return husk_err_set(err, -r, "linux.seccomp.syscalls[%zu]: add rule for %s",
+					    si, s->names[i]);
+	}
+	return 0;
+}
+
+static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, struct husk_err **err)
+{
+	for (size_t i = 0; sc->architectures && sc->architectures[i]; i++) {
+		uint64_t arch;
+		int r;
+
+		if (lookup(arches, ARRAY_SIZE(arches), sc->architectures[i], &arch) < 0)
+			return husk_err_msg(err, EINVAL, "linux.seccomp.architectures[%zu]: unknown "
+					    "architecture \"%s\"", i, sc->architectures[i]);
+		r = seccomp_arch_add(ctx, (uint32_t)arch);
+		if (r < 0 && r != -EEXIST)
+			return husk_err_set(err, -r, "linux.seccomp.architectures[%zu]", i);
+	}
+	for (size_t i = 0; sc->flags && sc->flags[i]; i++) {
+		if (streq(sc->flags[i], "SECCOMP_FILTER_FLAG_LOG"))
+			seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+		else if (streq(sc->flags[i], "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
+			seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
+		else if (streq(sc->flags[i], "SECCOMP_FILTER_FLAG_TSYNC"))
+			seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	}
+	for (size_t i = 0; i < sc->n_syscalls; i++) {
+		const struct oci_syscall *s = &sc->syscalls[i];
+		uint32_t act;
+		int r;
+
+		if (action(s->action, &s->errno_ret, &act) < 0)
+			return husk_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].action: "
+					    "unsupported action \"%s\"", i, s->action);
+		r = add_rule(ctx, s, i, act, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err)
+{
+	scmp_filter_ctx ctx;
+	uint32_t def;
+	int r;
+
+	if (!sc)
+		return 0;
+	if (action(sc->default_action, &sc->default_errno_ret, &def) < 0)
+		return husk_err_msg(err, EINVAL, "linux.seccomp.defaultAction: unsupported action "
+				    "\"%s\"", sc->default_action);
+	ctx = seccomp_init(def);
+	if (!ctx)
+		return husk_err_msg(err, ENOMEM, "linux.seccomp: seccomp_init failed");
+	/* Rules equal to the default action are refused by libseccomp; they change nothing. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	r = build(ctx, sc, err);
+	if (r == 0) {
+		r = seccomp_load(ctx);
+		if (r < 0)
+			r = husk_err_set(err, -r, "linux.seccomp: load filter");
+	}
+	seccomp_release(ctx);
+	return r;
+}

@@ -1,0 +1,34 @@
+/* Messages between `husk create` and the container's init over a SOCK_SEQPACKET pair.
+ * Fixed size and versioned: both ends are the same binary, but a mismatch must not be silent. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+#define SYNC_VERSION 1
+
+enum sync_type {
+	SYNC_GO = 1,	/* parent → init: id maps written, namespaces joined; carry on */
+	SYNC_READY,	/* init → parent: everything done, waiting on exec.fifo */
+	SYNC_ERROR,	/* init → parent: a step failed; err + msg say which */
+	SYNC_HOOKS_REQ,	/* init → parent: mounts done; run prestart + createRuntime hooks */
+	SYNC_HOOKS_DONE,	/* parent → init: done; a blob with the state JSON follows */
+};
+
+struct sync_msg {
+	uint32_t version;
+	uint32_t type;
+	int32_t err;	/* positive errno */
+	char msg[2048];
+};
+
+int sync_send(int fd, enum sync_type type, int errnum, const char *msg);
+/* Receive one message; -EPIPE when the other end closed without a message. */
+int sync_recv(int fd, struct sync_msg *m);
+/* A variable-length payload after a message (the state JSON for in-container hooks). */
+int sync_send_blob(int fd, const char *buf, size_t len);
+int sync_recv_blob(int fd, char **buf, size_t *len);
+/* Send SYNC_ERROR carrying err's message (the init's way to report a failed step). */
+void sync_send_err(int fd, const struct husk_err *err);
