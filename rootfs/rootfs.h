@@ -35,12 +35,16 @@ struct rootfs_mount_flags {
 	unsigned long propagation;	/* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (| MS_REC) */
 	uint64_t rec_attr_set, rec_attr_clr;	/* MOUNT_ATTR_* for "r*" options (mount_setattr) */
 	bool bind, rbind, idmap, ridmap;
-	char *data;			/* the rest, comma-joined, for the filesystem; NULL if none */
+	bool tmpcopyup;			/* runc's: the tmpfs starts with what was there */
+	char *data;			/* the rest, comma-joined, for the fs; NULL if none */
 };
-/* dest is the mount's destination, used in error messages: "mounts[3].options: ...". */
+/* field names the options in error messages: "mounts[3].options". */
 int rootfs_parse_mount_options(char *const *options, const char *field,
 			       struct rootfs_mount_flags *out, struct husk_err **err);
 void rootfs_mount_flags_free(struct rootfs_mount_flags *f);
+/* Every option name rootfs_parse_mount_options() understands, NULL-terminated (`husk features`
+ * lists them). Anything else is passed to the filesystem as data. */
+extern const char *const rootfs_mount_option_names[];
 
 /* Open `path` inside the tree at rootfd, never leaving it (openat2 RESOLVE_IN_ROOT). */
 int rootfs_open_in_root(int rootfd, const char *path, int flags, struct husk_err **err);

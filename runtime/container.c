@@ -251,7 +251,9 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	if ((r = store_reserve(&c->store, o->id, &c->ct, err)) < 0)
 		return r;
 	undo_push(&u, undo_state_dir, c);
-	if (mkfifoat(c->ct.dfd, "exec.fifo", 0622) < 0)
+	/* 0622 despite the umask: an init that is root only in its user namespace must still
+	 * be able to open it for writing. */
+	if (mkfifoat(c->ct.dfd, "exec.fifo", 0622) < 0 || fchmodat(c->ct.dfd, "exec.fifo", 0622, 0) < 0)
 		return husk_err_set(err, errno, "create exec.fifo");
 	c->l.fifo_dirfd = openat(c->ct.dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->l.fifo_dirfd < 0)

@@ -232,6 +232,9 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return husk_err_set(err, errno, "setsid");
 	if ((r = join_keyring(l, err)) < 0 || (r = set_oom_score_adj(l, err)) < 0)
 		return r;
+	/* Relative bind sources are relative to the bundle, as with runc. */
+	if (chdir(l->bundle) < 0)
+		return husk_err_set(err, errno, "chdir to bundle `%s`", l->bundle);
 	if ((r = rootfs_prepare(ro, err)) < 0)
 		return r;
 	if ((r = create_hooks(l, state, err)) < 0)
