@@ -97,9 +97,9 @@ int fd_write_atomic(int dfd, const char *name, const void *buf, size_t len, mode
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return husk_err_set(err, errno, "create `%s`", tmp);
+	/* No fsync: runtime state lives on tmpfs and means nothing after a reboot; the rename
+	 * alone guarantees a reader never sees a half-written file. */
 	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
 	close(fd);
 	if (r == 0 && renameat(dfd, tmp, dfd, name) < 0)
 		r = -errno;

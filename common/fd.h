@@ -14,7 +14,7 @@ int read_all(int fd, char **out, size_t *len);
 int fd_write_at(int dfd, const char *name, const char *val, struct husk_err **err);
 /* Read the whole file `name` under dirfd. */
 int fd_read_at(int dfd, const char *name, char **out, size_t *len, struct husk_err **err);
-/* Replace `name` under dirfd atomically: write a temporary file, fsync, rename. */
+/* Replace `name` under dirfd atomically: write a temporary file, rename it over. */
 int fd_write_atomic(int dfd, const char *name, const void *buf, size_t len, mode_t mode,
 		    struct husk_err **err);
 /* Close every fd >= `from` except those listed in keep[0..nkeep). */

@@ -26,6 +26,7 @@ struct command {
 
 int cmd_create(struct globals *g, int argc, char **argv);
 int cmd_start(struct globals *g, int argc, char **argv);
+int cmd_exec(struct globals *g, int argc, char **argv);
 int cmd_run(struct globals *g, int argc, char **argv);
 int cmd_state(struct globals *g, int argc, char **argv);
 int cmd_kill(struct globals *g, int argc, char **argv);

@@ -61,10 +61,12 @@ static void run_late_hooks(const struct ct *c, enum oci_hook_kind kind, const ch
 	struct husk_err *err = NULL;
 	size_t len;
 
-	if (faccessat(c->dfd, SAVED_CONFIG, F_OK, 0) < 0)
+	if (fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, NULL) < 0)
 		return;
-	if (fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, &err) < 0 ||
-	    oci_config_parse(buf, len, &cfg, &err) < 0) {
+	/* No such key anywhere in the text: no such hooks, and no parse on the start path. */
+	if (!strstr(buf, hook_kind_name(kind)))
+		return;
+	if (oci_config_parse(buf, len, &cfg, &err) < 0) {
 		log_warn("container \"%s\": %s hooks not run: %s", c->id, hook_kind_name(kind),
 			 err->msg);
 		husk_err_free(err);
@@ -195,7 +197,7 @@ static int record_state(struct created *c, const struct create_opts *o, struct h
 	return store_save(&c->ct, err);
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct husk_err **err)
+int container_write_pid_file(const char *path, pid_t pid, struct husk_err **err)
 {
 	cleanup_free char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
@@ -266,10 +268,11 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	undo_push(&u, undo_init, c);
 	if ((r = record_state(c, o, err)) < 0)
 		return r;
-	if ((c->cfg->hooks[OCI_HOOK_POSTSTART].n || c->cfg->hooks[OCI_HOOK_POSTSTOP].n) &&
-	    (r = fd_write_atomic(c->ct.dfd, SAVED_CONFIG, c->cfg_buf, c->cfg_len, 0600, err)) < 0)
+	/* exec, poststart and poststop use this copy: later edits of the bundle's config.json
+	 * must not affect the container (runtime.md#lifecycle step 2). */
+	if ((r = fd_write_atomic(c->ct.dfd, SAVED_CONFIG, c->cfg_buf, c->cfg_len, 0600, err)) < 0)
 		return r;
-	if (o->pid_file && (r = write_pid_file(o->pid_file, c->l.pid, err)) < 0)
+	if (o->pid_file && (r = container_write_pid_file(o->pid_file, c->l.pid, err)) < 0)
 		return r;
 	undo_commit(&u);
 	return 0;
@@ -453,8 +456,8 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 	size_t len;
 	int r;
 
-	if (c->st && faccessat(c->dfd, SAVED_CONFIG, F_OK, 0) == 0 &&
-	    fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, NULL) == 0)
+	if (c->st && fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, NULL) == 0 &&
+	    strstr(buf, "poststop"))
 		oci_config_parse(buf, len, &cfg, NULL);
 	r = store_remove(s, c, err);
 	if (r == 0 && cfg) {
@@ -509,6 +512,17 @@ static const int forwarded_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM, SIGPIPE,
 };
 
+void container_block_signals(sigset_t *set, sigset_t *old)
+{
+	/* Blocked before the clone so no signal meant for the container is lost; the child
+	 * unblocks them before it execs. */
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(set, forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, set, old);
+}
+
 struct fg {
 	pid_t pid;
 	int sigfd, master;
@@ -535,7 +549,7 @@ static int fg_signal(struct fg *f)
 
 /* Forward signals (and the terminal, when we proxy one) until the init exits; returns the
  * shell-style exit status: the code, or 128+N when killed by signal N. */
-static int wait_forwarding(pid_t pid, const sigset_t *set, int master)
+int container_wait_foreground(pid_t pid, const sigset_t *set, int master)
 {
 	struct fg f = { .pid = pid, .master = master, .stdin_open = master >= 0 };
 	struct termios saved;
@@ -578,13 +592,7 @@ int container_run(const struct create_opts *o, struct husk_err **err)
 	int r;
 
 	created_init(&c);
-	/* Blocked before the clone so no signal meant for the container is lost; the init
-	 * unblocks them before it execs. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
-		sigaddset(&set, forwarded_signals[i]);
-	sigprocmask(SIG_BLOCK, &set, &old);
+	container_block_signals(&set, &old);
 	r = create_steps(&c, o, err);
 	if (r == 0)
 		r = release_init(&c.ct, err);
@@ -601,7 +609,7 @@ int container_run(const struct create_opts *o, struct husk_err **err)
 			r = master;
 		flock(c.ct.dfd, LOCK_UN);	/* let `husk kill/state` in while it runs */
 		if (r == 0)
-			r = wait_forwarding(c.l.pid, &set, master);
+			r = container_wait_foreground(c.l.pid, &set, master);
 		c.l.pid = 0;
 		kill_and_wait(&c.ct, NULL);
 		remove_with_poststop(&c.store, &c.ct, NULL);

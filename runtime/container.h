@@ -3,6 +3,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/error.h"
@@ -45,10 +47,35 @@ int container_run(const struct create_opts *o, struct husk_err **err);
 int container_kill(const char *root, const char *id, int sig, bool all, struct husk_err **err);
 int container_delete(const char *root, const char *id, bool force, struct husk_err **err);
 
+/* Foreground: block the signals we forward (before cloning), then forward them (and proxy
+ * the pty master, if >= 0) until pid exits; returns its shell-style status. */
+void container_block_signals(sigset_t *set, sigset_t *old);
+int container_wait_foreground(pid_t pid, const sigset_t *set, int master);
+
+struct exec_opts {
+	const char *root, *id;
+	const char *process_file;	/* --process; else args + the flags below */
+	char **args;
+	bool tty, detach;
+	const char *pid_file, *console_socket, *cwd, *user;
+	char **env, **caps;
+	uint32_t *additional_gids;
+	size_t n_additional_gids;
+	bool no_new_privs;
+	int preserve_fds;
+};
+/* Returns the exit status to exit with (0 with --detach), or -errno with *err set. */
+int container_exec(const struct exec_opts *o, struct husk_err **err);
+
+/* Write pid to path atomically (--pid-file). */
+int container_write_pid_file(const char *path, pid_t pid, struct husk_err **err);
+
 /* launch.c */
 int launch_prepare(struct launch *l, struct husk_err **err);
 int launch_spawn(struct launch *l, struct husk_err **err);
 void launch_cleanup(struct launch *l);
+/* Connect to a --console-socket; returns the fd or -errno. */
+int launch_connect_console(const char *path, struct husk_err **err);
 bool launch_has_create_hooks(const struct oci_config *cfg);
 /* The OCI state as hooks get it on stdin (compact). */
 char *launch_state_json(const struct launch *l, const char *status, size_t *len);

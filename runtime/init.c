@@ -107,78 +107,6 @@ static int set_sysctls(struct launch *l, struct husk_err **err)
 	return 0;
 }
 
-static int enter_cwd(struct launch *l, struct husk_err **err)
-{
-	const char *cwd = l->cfg->process->cwd;
-	cleanup_free char *tmp = xstrdup(cwd);
-
-	/* Like runc, a missing cwd is created (we are still root here). */
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(tmp, 0755);
-		*p = '/';
-	}
-	mkdir(tmp, 0755);
-	if (chdir(cwd) < 0)
-		return husk_err_set(err, errno, "process.cwd: chdir `%s`", cwd);
-	return 0;
-}
-
-static bool setgroups_allowed(void)
-{
-	char buf[16] = "";
-	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return true;
-	if (read(fd, buf, sizeof(buf) - 1) < 0)
-		buf[0] = '\0';
-	close(fd);
-	return strncmp(buf, "deny", 4) != 0;
-}
-
-static char **build_env(const struct oci_process *p)
-{
-	size_t n = strv_len(p->env);
-	char **env = xcalloc(n + 2, sizeof(*env));
-	bool has_home = false;
-
-	for (size_t i = 0; i < n; i++) {
-		env[i] = p->env[i];
-		has_home |= startswith(p->env[i], "HOME=");
-	}
-	if (!has_home) {
-		cleanup_free char *home = user_home(p->user.uid);
-
-		env[n] = xasprintf("HOME=%s", home);
-	}
-	return env;
-}
-
-static int set_identity(struct launch *l, struct husk_err **err)
-{
-	const struct oci_process *p = l->cfg->process;
-	int r;
-
-	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still
-	 * have it. With it, load it last so it filters as little of our own set-up as possible. */
-	if (!p->no_new_privileges && (r = seccomp_apply(l->cfg->linux.seccomp, err)) < 0)
-		return r;
-	if ((r = caps_drop_bounding(p->capabilities, err)) < 0)
-		return r;
-	if ((r = user_apply(&p->user, setgroups_allowed(), err)) < 0)
-		return r;
-	if ((r = caps_apply(p->capabilities, err)) < 0)
-		return r;
-	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return husk_err_set(err, errno, "process.noNewPrivileges");
-	if (p->no_new_privileges && (r = seccomp_apply(l->cfg->linux.seccomp, err)) < 0)
-		return r;
-	return 0;
-}
-
 static void keep_only_needed_fds(struct launch *l)
 {
 	int keep[3 + 1024];
@@ -246,7 +174,7 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return r;
 	if ((r = rootfs_finalize(ro, err)) < 0)
 		return r;
-	if ((r = enter_cwd(l, err)) < 0)
+	if ((r = process_enter_cwd(p->cwd, err)) < 0)
 		return r;
 	if (p->terminal && (r = tty_setup_console(l->console_fd, p, err)) < 0)
 		return r;
@@ -254,17 +182,7 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return r;
 	if ((r = exe_lookup(p->args[0], p->env, exe, err)) < 0)
 		return husk_err_wrap(err, "unable to start container process");
-	return set_identity(l, err);
-}
-
-static void reset_signals(void)
-{
-	sigset_t all;
-
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	return process_set_identity(p, l->cfg->linux.seccomp, err);
 }
 
 void init_main(struct launch *l)
@@ -282,12 +200,12 @@ void init_main(struct launch *l)
 	if (l->tty_peer >= 0)
 		close(TAKE_FD(l->tty_peer));
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	reset_signals();
+	process_reset_signals();
 	if (init_setup(l, &ro, &exe, &state, &err) < 0) {
 		sync_send_err(l->sync_fd[1], err);
 		_exit(1);
 	}
-	env = build_env(l->cfg->process);
+	env = process_build_env(l->cfg->process);
 	keep_only_needed_fds(l);
 	prctl(PR_SET_PDEATHSIG, 0);
 	sync_send(l->sync_fd[1], SYNC_READY, 0, NULL);

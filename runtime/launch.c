@@ -48,9 +48,27 @@ static int open_ns_paths(struct launch *l, struct husk_err **err)
 	return 0;
 }
 
-static int connect_console(struct launch *l, struct husk_err **err)
+int launch_connect_console(const char *path, struct husk_err **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return husk_err_msg(err, ENAMETOOLONG, "--console-socket: path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return husk_err_set(err, errno, "--console-socket: socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = husk_err_set(err, errno, "--console-socket: connect `%s`", path);
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int connect_console(struct launch *l, struct husk_err **err)
+{
 	const char *path = l->opts->console_socket;
 
 	l->console_fd = -1;
@@ -71,15 +89,8 @@ static int connect_console(struct launch *l, struct husk_err **err)
 				    "(or 'husk run' in the foreground, or set terminal to false)");
 	if (!path)
 		return 0;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return husk_err_msg(err, ENAMETOOLONG, "--console-socket: path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	l->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (l->console_fd < 0)
-		return husk_err_set(err, errno, "--console-socket: socket");
-	if (connect(l->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return husk_err_set(err, errno, "--console-socket: connect `%s`", path);
-	return 0;
+	l->console_fd = launch_connect_console(path, err);
+	return l->console_fd < 0 ? l->console_fd : 0;
 }
 
 int launch_prepare(struct launch *l, struct husk_err **err)

@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{ "create", cmd_create, "create a container (its process waits for start)" },
 	{ "start", cmd_start, "run the user program of a created container" },
 	{ "run", cmd_run, "create and start a container, wait for it unless --detach" },
+	{ "exec", cmd_exec, "run a new process inside a running container" },
 	{ "state", cmd_state, "print the state of a container as OCI JSON" },
 	{ "kill", cmd_kill, "send a signal to a container's init (or all its processes)" },
 	{ "delete", cmd_delete, "delete a container and everything husk made for it" },

@@ -9,6 +9,18 @@
 #include "common/error.h"
 #include "oci/config.h"
 
+/* process.c */
+/* chdir to cwd, creating it first (as runc does); we are still root when this runs. */
+int process_enter_cwd(const char *cwd, struct husk_err **err);
+/* process.env plus HOME from /etc/passwd when it lacks one; strings borrowed from p. */
+char **process_build_env(const struct oci_process *p);
+/* seccomp (early without NNP), bounding set, user, caps, NNP, seccomp (late with NNP). */
+int process_set_identity(const struct oci_process *p, const struct oci_seccomp *sc,
+			 struct husk_err **err);
+
+/* Default dispositions and an empty mask: what husk blocked must not reach the program. */
+void process_reset_signals(void);
+
 /* caps.c */
 int caps_drop_bounding(const struct oci_caps *caps, struct husk_err **err);
 int caps_apply(const struct oci_caps *caps, struct husk_err **err);

@@ -1,0 +1,95 @@
+/* The steps that turn a process into the container's process, shared by the container's init
+ * and by exec: working directory, environment, and identity (seccomp, caps, user, NNP). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "process.h"
+
+int process_enter_cwd(const char *cwd, struct husk_err **err)
+{
+	cleanup_free char *tmp = xstrdup(cwd);
+
+	/* Like runc, a missing cwd is created (we are still root here). */
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		mkdir(tmp, 0755);
+		*p = '/';
+	}
+	mkdir(tmp, 0755);
+	if (chdir(cwd) < 0)
+		return husk_err_set(err, errno, "process.cwd: chdir `%s`", cwd);
+	return 0;
+}
+
+static bool setgroups_allowed(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return strncmp(buf, "deny", 4) != 0;
+}
+
+char **process_build_env(const struct oci_process *p)
+{
+	size_t n = strv_len(p->env);
+	char **env = xcalloc(n + 2, sizeof(*env));
+	bool has_home = false;
+
+	for (size_t i = 0; i < n; i++) {
+		env[i] = p->env[i];
+		has_home |= startswith(p->env[i], "HOME=");
+	}
+	if (!has_home) {
+		cleanup_free char *home = user_home(p->user.uid);
+
+		env[n] = xasprintf("HOME=%s", home);
+	}
+	return env;
+}
+
+int process_set_identity(const struct oci_process *p, const struct oci_seccomp *sc,
+			 struct husk_err **err)
+{
+	int r;
+
+	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still
+	 * have it. With it, load it last so it filters as little of our own set-up as possible. */
+	if (!p->no_new_privileges && (r = seccomp_apply(sc, err)) < 0)
+		return r;
+	if ((r = caps_drop_bounding(p->capabilities, err)) < 0)
+		return r;
+	if ((r = user_apply(&p->user, setgroups_allowed(), err)) < 0)
+		return r;
+	if ((r = caps_apply(p->capabilities, err)) < 0)
+		return r;
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return husk_err_set(err, errno, "process.noNewPrivileges");
+	if (p->no_new_privileges && (r = seccomp_apply(sc, err)) < 0)
+		return r;
+	return 0;
+}
+
+void process_reset_signals(void)
+{
+	sigset_t none;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
