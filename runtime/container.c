@@ -124,6 +124,43 @@ static char *now_rfc3339(void)
 	return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
+/* runc's rule (config-linux.md#sysctl): only namespaced sysctls, and only when the container
+ * has its own namespace of that kind. */
+static int check_sysctls(const struct oci_config *cfg, struct husk_err **err)
+{
+	static const struct {
+		const char *prefix;
+		enum oci_ns_type ns;
+	} allowed[] = {
+		{ "kernel.msgmax", OCI_NS_IPC }, { "kernel.msgmnb", OCI_NS_IPC },
+		{ "kernel.msgmni", OCI_NS_IPC }, { "kernel.sem", OCI_NS_IPC },
+		{ "kernel.shmall", OCI_NS_IPC }, { "kernel.shmmax", OCI_NS_IPC },
+		{ "kernel.shmmni", OCI_NS_IPC }, { "kernel.shm_rmid_forced", OCI_NS_IPC },
+		{ "fs.mqueue.", OCI_NS_IPC },	 { "net.", OCI_NS_NETWORK },
+		{ "kernel.hostname", OCI_NS_UTS }, { "kernel.domainname", OCI_NS_UTS },
+	};
+
+	for (size_t i = 0; i < cfg->linux.sysctl.n; i++) {
+		cleanup_free char *key = xstrdup(cfg->linux.sysctl.items[i].key);
+		size_t k;
+
+		for (char *p = key; *p; p++)
+			*p = *p == '/' ? '.' : *p;
+		for (k = 0; k < ARRAY_SIZE(allowed); k++)
+			if (startswith(key, allowed[k].prefix))
+				break;
+		if (k == ARRAY_SIZE(allowed))
+			return husk_err_msg(err, EINVAL, "linux.sysctl[\"%s\"]: not a namespaced "
+					    "sysctl: a container may not set it",
+					    cfg->linux.sysctl.items[i].key);
+		if (!oci_config_ns(cfg, allowed[k].ns))
+			return husk_err_msg(err, EINVAL, "linux.sysctl[\"%s\"]: needs the container's "
+					    "own %s namespace", cfg->linux.sysctl.items[i].key,
+					    oci_ns_name(allowed[k].ns));
+	}
+	return 0;
+}
+
 /* What the runtime itself needs beyond what the schema validator checks. */
 static int check_runnable(const struct oci_config *cfg, const char *rootfs, struct husk_err **err)
 {
@@ -142,7 +179,7 @@ static int check_runnable(const struct oci_config *cfg, const char *rootfs, stru
 	/* Without a mount namespace the rootfs set-up would rearrange the host's mounts. */
 	if (!oci_config_ns(cfg, OCI_NS_MOUNT))
 		return husk_err_msg(err, EINVAL, "linux.namespaces: a mount namespace is required");
-	return 0;
+	return check_sysctls(cfg, err);
 }
 
 static int load_config(struct created *c, const struct create_opts *o, struct husk_err **err)
@@ -155,7 +192,8 @@ static int load_config(struct created *c, const struct create_opts *o, struct hu
 		return r;
 	r = oci_config_parse(c->cfg_buf, c->cfg_len, &c->cfg, err);
 	if (r < 0)
-		return r;
+		return husk_err_wrap(err, "config.json");
+	log_debug("create %s: config %s/config.json loaded", o->id, c->l.bundle);
 	c->l.rootfs = abs_path(c->l.bundle, c->cfg->root && c->cfg->root->path ? c->cfg->root->path
 									      : "rootfs");
 	return check_runnable(c->cfg, c->l.rootfs, err);
@@ -265,6 +303,7 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	c->l.state_dfd = c->ct.dfd;
 	if ((r = launch_prepare(&c->l, err)) < 0 || (r = launch_spawn(&c->l, err)) < 0)
 		return r;
+	log_debug("create %s: init %d is ready", o->id, (int)c->l.pid);
 	undo_push(&u, undo_init, c);
 	if ((r = record_state(c, o, err)) < 0)
 		return r;
@@ -304,14 +343,17 @@ static int wait_pidfd(int pidfd, int timeout_ms)
 /* Release the init waiting in exec.fifo (runtime.md#start). */
 static int release_init(struct ct *c, struct husk_err **err)
 {
-	cleanup_close int fifo = openat(c->dfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* The pidfd first: once the fifo is open the program may run and exit at once. */
 	cleanup_close int pidfd = ct_pidfd(c);
+	cleanup_close int fifo = -1;
+	bool dead = false;
 	char b;
 
-	if (fifo < 0)
-		return husk_err_set(err, errno, "container \"%s\": open exec.fifo", c->id);
 	if (pidfd < 0)
 		return husk_err_msg(err, ESRCH, "cannot start a container that has stopped");
+	fifo = openat(c->dfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0)
+		return husk_err_set(err, errno, "container \"%s\": open exec.fifo", c->id);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fifo, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
 		ssize_t n = read(fifo, &b, 1);
@@ -320,13 +362,17 @@ static int release_init(struct ct *c, struct husk_err **err)
 			break;
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			return husk_err_set(err, errno, "container \"%s\": read exec.fifo", c->id);
-		if (poll(p, 2, 100) < 0 && errno != EINTR)
-			return husk_err_set(err, errno, "container \"%s\": wait for init", c->id);
-		if (p[1].revents & POLLIN)
+		/* The init may write its byte and exit before we look: only a read that finds
+		 * nothing after its exit means it died without being released. */
+		if (dead)
 			return husk_err_msg(err, ESRCH, "container \"%s\": init exited before start",
 					    c->id);
+		if (poll(p, 2, 100) < 0 && errno != EINTR)
+			return husk_err_set(err, errno, "container \"%s\": wait for init", c->id);
+		dead = p[1].revents & POLLIN;
 	}
 	unlinkat(c->dfd, "exec.fifo", 0);
+	log_debug("start %s: init %d released", c->id, c->st->pid);
 	return 0;
 }
 
@@ -395,14 +441,87 @@ static int signal_pidns(const struct ct *c, int sig)
 	return 0;
 }
 
+static pid_t proc_ppid(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? (pid_t)atoi(p + 4) : -1;
+}
+
+/* Without its own pid namespace (and until a cgroup tracks it), a container's processes are
+ * the init's descendants: signal every process whose parent chain reaches the init. */
+static void signal_descendants(pid_t init, int sig)
+{
+	pid_t *pids = NULL, *ppids = NULL, *marked = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	bool grew = true;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == init)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			pids = xrealloc(pids, cap * sizeof(*pids));
+			ppids = xrealloc(ppids, cap * sizeof(*ppids));
+		}
+		pids[n] = pid;
+		ppids[n++] = proc_ppid(pid);
+	}
+	closedir(d);
+	marked = xcalloc(n + 1, sizeof(*marked));
+	/* Fixed point over the parent links: a process is in if its parent is the init or in. */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (marked[i])
+				continue;
+			for (size_t j = 0; j < n && !marked[i]; j++)
+				marked[i] = ppids[i] == init || (marked[j] && ppids[i] == pids[j]);
+			grew |= marked[i] != 0;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (marked[i])
+			kill(pids[i], sig);
+	free(pids);
+	free(ppids);
+	free(marked);
+}
+
+static void signal_others(const struct ct *c, int sig)
+{
+	if (c->st->own_pidns)
+		signal_pidns(c, sig);
+	else
+		signal_descendants(c->st->pid, sig);
+}
+
 static int signal_ct(const struct ct *c, int sig, bool all, struct husk_err **err)
 {
 	cleanup_close int pidfd = ct_pidfd(c);
 
 	if (pidfd < 0)
 		return husk_err_msg(err, ESRCH, "container \"%s\" is not running", c->id);
-	if (all && c->st->own_pidns)
-		signal_pidns(c, sig);
+	if (all)
+		signal_others(c, sig);
 	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
 		return husk_err_set(err, errno, "container \"%s\": send signal %d", c->id, sig);
 	return 0;
@@ -437,8 +556,7 @@ static int kill_and_wait(struct ct *c, struct husk_err **err)
 
 	if (pidfd < 0)
 		return 0;
-	if (c->st->own_pidns)
-		signal_pidns(c, SIGKILL);
+	signal_others(c, SIGKILL);
 	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 	if (wait_pidfd(pidfd, KILL_WAIT_MS) < 0)
 		return husk_err_msg(err, ETIMEDOUT, "container \"%s\": init did not exit after SIGKILL",

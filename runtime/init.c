@@ -98,9 +98,9 @@ static int set_sysctls(struct launch *l, struct husk_err **err)
 	for (size_t i = 0; i < m->n; i++) {
 		cleanup_free char *path = xasprintf("/proc/sys/%s", m->items[i].key);
 
-		/* sysctl(8) convention: '.' separates levels; a '/' stands for a literal '.'. */
+		/* As runc: dots become slashes; a key written with slashes is already a path. */
 		for (char *p = path + 10; *p; p++)
-			*p = *p == '.' ? '/' : (*p == '/' ? '.' : *p);
+			*p = *p == '.' ? '/' : *p;
 		if (fd_write_at(AT_FDCWD, path, m->items[i].value, err) < 0)
 			return husk_err_wrap(err, "linux.sysctl[\"%s\"]", m->items[i].key);
 	}

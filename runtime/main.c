@@ -22,6 +22,11 @@ static const struct command commands[] = {
 	{ "list", cmd_list, "list the containers under --root" },
 	{ "spec", cmd_spec, "write a default config.json" },
 	{ "features", cmd_features, "print what this runtime supports (runtime-spec features)" },
+	{ "pause", cmd_pause, "freeze every process of a container" },
+	{ "resume", cmd_resume, "thaw a paused container" },
+	{ "ps", cmd_ps, "list the processes of a container" },
+	{ "update", cmd_update, "change a running container's resource limits" },
+	{ "events", cmd_events, "print resource usage and OOM events (runc's format)" },
 	{ "help", cmd_help, "show help for husk or one command" },
 };
 
