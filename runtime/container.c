@@ -182,6 +182,50 @@ static int check_runnable(const struct oci_config *cfg, const char *rootfs, stru
 	return check_sysctls(cfg, err);
 }
 
+static void env_append(struct oci_process *p, const char *kv)
+{
+	size_t n = strv_len(p->env);
+
+	p->env = xrealloc(p->env, (n + 2) * sizeof(*p->env));
+	p->env[n] = xstrdup(kv);
+	p->env[n + 1] = NULL;
+}
+
+/* What the caller's environment asks of the container, as runc honours it:
+ * LISTEN_FDS (socket activation: those fds come first, then --preserve-fds) and
+ * NOTIFY_SOCKET (the caller's socket is bound into the container at the same path). */
+static int caller_env(struct created *c, struct husk_err **err)
+{
+	const char *listen = getenv("LISTEN_FDS"), *notify = getenv("NOTIFY_SOCKET");
+	struct oci_process *p = c->cfg->process;
+	char kv[64];
+	long n;
+
+	if (listen && (n = strtol(listen, NULL, 10)) > 0 && n < 1000) {
+		c->l.listen_fds = (int)n;
+		snprintf(kv, sizeof(kv), "LISTEN_FDS=%ld", n);
+		env_append(p, kv);
+		env_append(p, "LISTEN_PID=1");
+	}
+	if (notify && notify[0] == '/') {
+		struct oci_mount *m;
+		struct stat st;
+
+		if (stat(notify, &st) < 0 || !S_ISSOCK(st.st_mode))
+			return husk_err_msg(err, EINVAL, "NOTIFY_SOCKET: `%s` is not a socket", notify);
+		c->cfg->mounts = xrealloc(c->cfg->mounts, (c->cfg->n_mounts + 1) * sizeof(*m));
+		m = &c->cfg->mounts[c->cfg->n_mounts++];
+		*m = (struct oci_mount){ .destination = xstrdup(notify), .type = xstrdup("bind"),
+					 .source = xstrdup(notify), .options = xcalloc(3, sizeof(char *)) };
+		m->options[0] = xstrdup("bind");
+		m->options[1] = xstrdup("nosuid");
+		cleanup_free char *var = xasprintf("NOTIFY_SOCKET=%s", notify);
+
+		env_append(p, var);
+	}
+	return 0;
+}
+
 static int load_config(struct created *c, const struct create_opts *o, struct husk_err **err)
 {
 	int r;
@@ -194,6 +238,8 @@ static int load_config(struct created *c, const struct create_opts *o, struct hu
 	if (r < 0)
 		return husk_err_wrap(err, "config.json");
 	log_debug("create %s: config %s/config.json loaded", o->id, c->l.bundle);
+	if (c->cfg->process && (r = caller_env(c, err)) < 0)
+		return r;
 	c->l.rootfs = abs_path(c->l.bundle, c->cfg->root && c->cfg->root->path ? c->cfg->root->path
 									      : "rootfs");
 	return check_runnable(c->cfg, c->l.rootfs, err);

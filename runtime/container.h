@@ -37,6 +37,7 @@ struct launch {
 	int ns_fd[8];			/* fds of namespaces joined by path, -1 otherwise */
 	int state_dfd;			/* closed in init: its lock must not outlive create */
 	int clone_flags;		/* CLONE_NEW* to create */
+	int listen_fds;			/* LISTEN_FDS from the caller: passed before --preserve-fds */
 	pid_t pid;			/* the init, host pid */
 };
 

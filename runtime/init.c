@@ -115,8 +115,8 @@ static void keep_only_needed_fds(struct launch *l)
 	keep[n++] = l->sync_fd[1];
 	keep[n++] = l->fifo_dirfd;
 	keep[n++] = log_fd();
-	/* --preserve-fds N: fds 3 .. 3+N-1 pass into the container, inheritable. */
-	for (int i = 0; i < l->opts->preserve_fds && n < ARRAY_SIZE(keep); i++) {
+	/* LISTEN_FDS L and --preserve-fds N: fds 3 .. 3+L+N-1 pass into the container. */
+	for (int i = 0; i < l->listen_fds + l->opts->preserve_fds && n < ARRAY_SIZE(keep); i++) {
 		keep[n++] = 3 + i;
 		fd_set_cloexec(3 + i, 0);
 	}
