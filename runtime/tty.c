@@ -100,9 +100,8 @@ int tty_make_raw(int fd, struct termios *saved)
 	if (!isatty(fd) || tcgetattr(fd, saved) < 0)
 		return -ENOTTY;
 	t = *saved;
+	/* Fully raw, output included: the container's own pty already turns \n into \r\n. */
 	cfmakeraw(&t);
-	/* Output post-processing stays: the container's pty already does it once. */
-	t.c_oflag |= OPOST;
 	return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
 }
 
