@@ -88,6 +88,14 @@ static void undo_state_dir(void *arg)
 	store_remove(&c->store, &c->ct, NULL);
 }
 
+static void undo_net(void *arg)
+{
+	struct created *c = arg;
+
+	if (c->l.net_up)
+		netns_teardown(c->l.opts->id, NULL);
+}
+
 static void undo_init(void *arg)
 {
 	struct created *c = arg;
@@ -238,6 +246,11 @@ static int load_config(struct created *c, const struct create_opts *o, struct hu
 	if (r < 0)
 		return husk_err_wrap(err, "config.json");
 	log_debug("create %s: config %s/config.json loaded", o->id, c->l.bundle);
+	if ((r = netns_config_parse(c->cfg, &c->l.net, err)) < 0)
+		return r;
+	if (netns_config_wanted(&c->l.net) && !oci_config_ns(c->cfg, OCI_NS_NETWORK))
+		return husk_err_msg(err, EINVAL, "annotation run.husk.net.*: needs a network namespace "
+				    "in linux.namespaces");
 	if (c->cfg->process && (r = caller_env(c, err)) < 0)
 		return r;
 	c->l.rootfs = abs_path(c->l.bundle, c->cfg->root && c->cfg->root->path ? c->cfg->root->path
@@ -310,6 +323,7 @@ static void created_free(struct created *c)
 		close(c->l.fifo_dirfd);
 	ct_release(&c->ct);
 	store_close(&c->store);
+	netns_config_free(&c->l.net);
 	oci_config_free(c->cfg);
 	free(c->cfg_buf);
 	free(c->l.bundle);
@@ -347,6 +361,7 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	c->l.opts = o;
 	c->l.cfg = c->cfg;
 	c->l.state_dfd = c->ct.dfd;
+	undo_push(&u, undo_net, c);
 	if ((r = launch_prepare(&c->l, err)) < 0 || (r = launch_spawn(&c->l, err)) < 0)
 		return r;
 	log_debug("create %s: init %d is ready", o->id, (int)c->l.pid);
@@ -620,6 +635,11 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 	size_t len;
 	int r;
 
+	/* Links named after the id; ENODEV (none made) is success. */
+	if (netns_teardown(c->id, &herr) < 0) {
+		log_warn("%s", herr->msg);
+		husk_err_freep(&herr);
+	}
 	if (c->st && fd_read_at(c->dfd, SAVED_CONFIG, &buf, &len, NULL) == 0 &&
 	    strstr(buf, "poststop"))
 		oci_config_parse(buf, len, &cfg, NULL);
@@ -780,6 +800,7 @@ int container_run(const struct create_opts *o, struct husk_err **err)
 	} else if (c.l.pid > 0) {
 		kill_and_wait(&c.ct, NULL);
 		waitpid(c.l.pid, NULL, 0);
+		netns_teardown(o->id, NULL);
 		store_remove(&c.store, &c.ct, NULL);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "netns/netns.h"
 #include "oci/config.h"
 #include "store.h"
 
@@ -38,6 +39,8 @@ struct launch {
 	int state_dfd;			/* closed in init: its lock must not outlive create */
 	int clone_flags;		/* CLONE_NEW* to create */
 	int listen_fds;			/* LISTEN_FDS from the caller: passed before --preserve-fds */
+	struct netns_config net;	/* run.husk.net.* annotations */
+	bool net_up;			/* netns_setup() succeeded: delete must tear it down */
 	pid_t pid;			/* the init, host pid */
 };
 

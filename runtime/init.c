@@ -156,6 +156,10 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return husk_err_msg(err, EPROTO, "init: no go from husk create");
 	if ((r = join_namespaces(l, err)) < 0 || (r = become_root_in_userns(l, err)) < 0)
 		return r;
+	/* Every new network namespace gets lo up, as with runc. */
+	if (oci_config_ns(l->cfg, OCI_NS_NETWORK) && !oci_config_ns(l->cfg, OCI_NS_NETWORK)->path &&
+	    (r = netns_lo_up(err)) < 0)
+		return r;
 	if (setsid() < 0)
 		return husk_err_set(err, errno, "setsid");
 	if ((r = join_keyring(l, err)) < 0 || (r = set_oom_score_adj(l, err)) < 0)

@@ -212,6 +212,14 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 		if (r < 0)
 			return r;
 	}
+	/* The init's network namespace exists and it waits: links are made here, in the
+	 * runtime namespace, so the network is up before `start`. */
+	if (netns_config_wanted(&l->net)) {
+		r = netns_setup(l->opts->id, l->pid, &l->net, err);
+		if (r < 0)
+			return r;
+		l->net_up = true;
+	}
 	r = sync_send(l->sync_fd[0], SYNC_GO, 0, NULL);
 	if (r < 0)
 		return husk_err_set(err, -r, "start container init");
