@@ -423,6 +423,10 @@ static int set_root_propagation(const struct rootfs_opts *o, struct husk_err **e
 	if (name && rootfs_propagation_flags(name, &prop) < 0)
 		return husk_err_msg(err, EINVAL, "linux.rootfsPropagation: unknown value `%s`",
 				    name);
+	/* An unbindable tree could not be bind-mounted onto itself below: it starts as a slave
+	 * and becomes unbindable in rootfs_finalize(), like the other values. */
+	if (prop & MS_UNBINDABLE)
+		prop = MS_SLAVE;
 	if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
 		return husk_err_set(err, errno, "set the propagation of `/`");
 	return 0;
@@ -483,15 +487,19 @@ int rootfs_prepare(const struct rootfs_opts *o, struct husk_err **err)
 	bool dev_bind = false;
 	int r;
 
-	r = set_root_propagation(o, err);
-	if (r < 0)
-		return r;
-	r = make_parent_private(o->rootfs, err);
-	if (r < 0)
-		return r;
-	/* pivot_root needs the new root to be a mount point. */
-	if (mount(o->rootfs, o->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return husk_err_set(err, errno, "bind rootfs `%s` onto itself", o->rootfs);
+	/* In the caller's mount namespace nothing outside the rootfs may change: no propagation
+	 * change of "/", no private parent, no self-bind (chroot needs none). */
+	if (!o->host_mntns) {
+		r = set_root_propagation(o, err);
+		if (r < 0)
+			return r;
+		r = make_parent_private(o->rootfs, err);
+		if (r < 0)
+			return r;
+		/* pivot_root needs the new root to be a mount point. */
+		if (mount(o->rootfs, o->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return husk_err_set(err, errno, "bind rootfs `%s` onto itself", o->rootfs);
+	}
 	rootfd = open(o->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return husk_err_set(err, errno, "open rootfs `%s`", o->rootfs);

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "rootfs/internal.h"
+#include "rootfs/rootfs.h"
 
 /* The kernel escapes space, tab, newline and backslash as \ooo (fs/proc_namespace.c). */
 static char *unescape(const char *s)
@@ -101,4 +103,41 @@ const struct mountinfo *mountinfo_find_id(const struct mountinfo_table *t, int i
 		if (t->e[i].id == id)
 			return &t->e[i];
 	return NULL;
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? 1 : (la > lb ? -1 : 0);
+}
+
+int rootfs_unmount_under(const char *rootfs, struct husk_err **err)
+{
+	struct mountinfo_table t = { 0 };
+	size_t len = strlen(rootfs), n = 0;
+	char **points;
+	int r;
+
+	r = mountinfo_load(&t, err);
+	if (r < 0)
+		return r;
+	points = calloc(t.n + 1, sizeof(*points));
+	if (!points)
+		abort();
+	for (size_t i = 0; i < t.n; i++) {
+		const char *mp = t.e[i].mount_point;
+
+		if (strncmp(mp, rootfs, len) == 0 && (mp[len] == '/' || mp[len] == '\0'))
+			points[n++] = t.e[i].mount_point;
+	}
+	/* Deepest first, so each unmount finds its own mount on top. */
+	qsort(points, n, sizeof(*points), cmp_depth);
+	for (size_t i = 0; i < n; i++)
+		if (umount2(points[i], MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+		    errno != ENOENT && r == 0)
+			r = husk_err_set(err, errno, "unmount `%s`", points[i]);
+	free(points);
+	mountinfo_free(&t);
+	return r;
 }

@@ -70,6 +70,10 @@ int rootfs_finalize(const struct rootfs_opts *o, struct husk_err **err)
 		if (readonly_path(rootfd, l->readonly_paths[i], err) < 0)
 			return husk_err_wrap(err, "readonlyPaths[%zu] (%s)", i,
 					     l->readonly_paths[i]);
+	/* Without a mount namespace "/" is the host's: the runtime refuses both settings before
+	 * it starts (they would remount or re-propagate the host's root). */
+	if (o->host_mntns)
+		return 0;
 	if (o->cfg->root && o->cfg->root->readonly &&
 	    mount_bind_remount(rootfd, "/", MS_RDONLY, 0, err) < 0)
 		return husk_err_wrap(err, "root.readonly");

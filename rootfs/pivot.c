@@ -88,6 +88,13 @@ static int do_move_chroot(const struct rootfs_opts *o, struct husk_err **err)
 
 int rootfs_pivot(const struct rootfs_opts *o, struct husk_err **err)
 {
+	if (o->host_mntns) {
+		if (chroot(o->rootfs) < 0)
+			return husk_err_set(err, errno, "chroot `%s`", o->rootfs);
+		if (chdir("/") < 0)
+			return husk_err_set(err, errno, "chdir `/`");
+		return 0;
+	}
 	if (o->no_pivot)
 		return do_move_chroot(o, err);
 	return do_pivot(o, err);

@@ -14,6 +14,8 @@ struct rootfs_opts {
 	const char *rootfs;	/* absolute host path of root.path */
 	bool no_pivot;		/* --no-pivot: MS_MOVE + chroot instead of pivot_root */
 	bool in_userns;		/* a new user namespace: devices are bind-mounted, not mknod'ed */
+	bool host_mntns;	/* no mount namespace of its own: mounts land in the caller's
+				 * namespace under rootfs, "/" is never touched, chroot not pivot */
 };
 
 /* Step 1, before createContainer hooks: make / a slave (or rootfsPropagation) so nothing
@@ -27,6 +29,10 @@ int rootfs_pivot(const struct rootfs_opts *o, struct husk_err **err);
 /* Step 3, after hostname and sysctl: maskedPaths, readonlyPaths, root.readonly, then the
  * final rootfsPropagation of /. */
 int rootfs_finalize(const struct rootfs_opts *o, struct husk_err **err);
+
+/* Unmount everything mounted at or below `rootfs` in this mount namespace, deepest first, each
+ * by its exact path (a container without its own mount namespace leaves its mounts here). */
+int rootfs_unmount_under(const char *rootfs, struct husk_err **err);
 
 /* Mount option parsing (pure; unit-tested). */
 struct rootfs_mount_flags {

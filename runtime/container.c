@@ -27,6 +27,7 @@
 #include "hooks/hook.h"
 #include "oci/state.h"
 #include "process.h"
+#include "rootfs/rootfs.h"
 
 #define KILL_WAIT_MS 10000
 
@@ -94,6 +95,41 @@ static void undo_net(void *arg)
 
 	if (c->l.net_up)
 		netns_teardown(c->l.opts->id, NULL);
+}
+
+#define HOST_MOUNTS "host-mounts"
+
+/* A container without its own mount namespace mounted into its rootfs in ours: the state
+ * directory remembers the rootfs (as mountinfo spells it) so delete can unmount it. */
+static int remember_host_mounts(struct created *c, struct husk_err **err)
+{
+	char real[PATH_MAX];
+
+	if (oci_config_ns(c->cfg, OCI_NS_MOUNT))
+		return 0;
+	if (!realpath(c->l.rootfs, real))
+		return husk_err_set(err, errno, "root.path: resolve `%s`", c->l.rootfs);
+	return fd_write_atomic(c->ct.dfd, HOST_MOUNTS, real, strlen(real), 0600, err);
+}
+
+static void unmount_host_mounts(int state_dfd)
+{
+	cleanup_free char *rootfs = NULL;
+	struct husk_err *err = NULL;
+
+	if (fd_read_at(state_dfd, HOST_MOUNTS, &rootfs, NULL, NULL) < 0 || !*rootfs)
+		return;
+	if (rootfs_unmount_under(rootfs, &err) < 0) {
+		log_warn("%s", err->msg);
+		husk_err_free(err);
+	}
+}
+
+static void undo_host_mounts(void *arg)
+{
+	struct created *c = arg;
+
+	unmount_host_mounts(c->ct.dfd);
 }
 
 static void undo_init(void *arg)
@@ -184,9 +220,13 @@ static int check_runnable(const struct oci_config *cfg, const char *rootfs, stru
 		return husk_err_msg(err, EINVAL, "process: required to create a container");
 	if (!cfg->process->args || !cfg->process->args[0])
 		return husk_err_msg(err, EINVAL, "process.args: must not be empty");
-	/* Without a mount namespace the rootfs set-up would rearrange the host's mounts. */
-	if (!oci_config_ns(cfg, OCI_NS_MOUNT))
-		return husk_err_msg(err, EINVAL, "linux.namespaces: a mount namespace is required");
+	/* Without a mount namespace "/" is the host's own: neither may be applied to it. */
+	if (!oci_config_ns(cfg, OCI_NS_MOUNT) && cfg->root->readonly)
+		return husk_err_msg(err, EINVAL, "root.readonly: needs a mount namespace of the "
+				    "container's own (linux.namespaces)");
+	if (!oci_config_ns(cfg, OCI_NS_MOUNT) && cfg->linux.rootfs_propagation)
+		return husk_err_msg(err, EINVAL, "linux.rootfsPropagation: needs a mount namespace of "
+				    "the container's own (linux.namespaces)");
 	return check_sysctls(cfg, err);
 }
 
@@ -362,6 +402,9 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	c->l.cfg = c->cfg;
 	c->l.state_dfd = c->ct.dfd;
 	undo_push(&u, undo_net, c);
+	if ((r = remember_host_mounts(c, err)) < 0)
+		return r;
+	undo_push(&u, undo_host_mounts, c);
 	if ((r = launch_prepare(&c->l, err)) < 0 || (r = launch_spawn(&c->l, err)) < 0)
 		return r;
 	log_debug("create %s: init %d is ready", o->id, (int)c->l.pid);
@@ -635,6 +678,7 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 	size_t len;
 	int r;
 
+	unmount_host_mounts(c->dfd);
 	/* Links named after the id; ENODEV (none made) is success. */
 	if (netns_teardown(c->id, &herr) < 0) {
 		log_warn("%s", herr->msg);
@@ -800,8 +844,7 @@ int container_run(const struct create_opts *o, struct husk_err **err)
 	} else if (c.l.pid > 0) {
 		kill_and_wait(&c.ct, NULL);
 		waitpid(c.l.pid, NULL, 0);
-		netns_teardown(o->id, NULL);
-		store_remove(&c.store, &c.ct, NULL);
+		remove_with_poststop(&c.store, &c.ct, NULL);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	created_free(&c);

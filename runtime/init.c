@@ -192,7 +192,8 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 void init_main(struct launch *l)
 {
 	struct rootfs_opts ro = { .cfg = l->cfg, .rootfs = l->rootfs, .no_pivot = l->opts->no_pivot,
-				  .in_userns = has_userns(l) };
+				  .in_userns = has_userns(l),
+				  .host_mntns = !oci_config_ns(l->cfg, OCI_NS_MOUNT) };
 	cleanup_free char *exe = NULL, *state = NULL;
 	struct husk_err *err = NULL;
 	char **env;

@@ -102,7 +102,8 @@ static int add_rule(scmp_filter_ctx ctx, const struct oci_syscall *s, size_t si,
 	return 0;
 }
 
-static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, struct husk_err **err)
+static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, uint32_t def,
+		 struct husk_err **err)
 {
 	for (size_t i = 0; sc->architectures && sc->architectures[i]; i++) {
 		uint64_t arch;
@@ -131,6 +132,10 @@ static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, struct husk_
 		if (action(s->action, &s->errno_ret, &act) < 0)
 			return husk_err_msg(err, EINVAL, "linux.seccomp.syscalls[%zu].action: "
 					    "unsupported action \"%s\"", i, s->action);
+		/* libseccomp refuses a rule that only repeats the default (EACCES); it would
+		 * change nothing, so it is skipped, as runc does. */
+		if (act == def)
+			continue;
 		r = add_rule(ctx, s, i, act, err);
 		if (r < 0)
 			return r;
@@ -152,9 +157,9 @@ int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err)
 	ctx = seccomp_init(def);
 	if (!ctx)
 		return husk_err_msg(err, ENOMEM, "linux.seccomp: seccomp_init failed");
-	/* Rules equal to the default action are refused by libseccomp; they change nothing. */
+	/* no_new_privs is ours to set (process.noNewPrivileges), not libseccomp's. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	r = build(ctx, sc, err);
+	r = build(ctx, sc, def, err);
 	if (r == 0) {
 		r = seccomp_load(ctx);
 		if (r < 0)
