@@ -475,6 +475,19 @@ static int release_init(struct ct *c, struct husk_err **err)
 			return husk_err_set(err, errno, "container \"%s\": wait for init", c->id);
 		dead = p[1].revents & POLLIN;
 	}
+	/* Then EOF: the init's end closes on execve (or the init died in its startContainer
+	 * hooks; either way it no longer runs our code). */
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fifo, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		ssize_t n = read(fifo, &b, 1);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if ((p[1].revents & POLLIN) && !(p[0].revents & (POLLIN | POLLHUP)))
+			break;
+	}
 	unlinkat(c->dfd, "exec.fifo", 0);
 	log_debug("start %s: init %d released", c->id, c->st->pid);
 	return 0;

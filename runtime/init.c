@@ -220,7 +220,8 @@ void init_main(struct launch *l)
 	fifo = openat(l->fifo_dirfd, "exec.fifo", O_WRONLY | O_CLOEXEC);
 	if (fifo < 0 || write(fifo, "0", 1) != 1)
 		_exit(1);
-	close(fifo);
+	/* The fifo stays open until execve closes it (O_CLOEXEC): `start` sees EOF only once the
+	 * program has replaced us, so poststart hooks really run after it (runtime.md). */
 	close(TAKE_FD(l->fifo_dirfd));
 	/* In the container, after start, before the program (config.md#startcontainer-hooks). */
 	if (state && hooks_run(l->cfg, OCI_HOOK_START_CONTAINER, state, strlen(state), &err) < 0) {

@@ -1,0 +1,154 @@
+#!/bin/bash
+# The whole test suite, as CI runs it: install deps, build with gcc and
+# -Werror, unit tests (meson, TAP), integration tests (bats, TAP, as root),
+# the host-bed tests when they exist. Counts every TAP result and ends with
+# one line "N passed, N failed, N skipped"; exits non-zero if anything failed.
+# Logs of each part: build/test-logs/.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+exec </dev/null
+
+LOGS="$REPO/build/test-logs"
+PASSED=0
+FAILED=0
+SKIPPED=0
+FAILURES=()
+
+section() { printf '\n== %s\n' "$*"; }
+
+# count_tap NAME FILE: add the ok / not ok lines of a TAP stream to the totals.
+# "# SKIP" (any case) counts as skipped; "not ok ... # TODO" as skipped too.
+count_tap() {
+	local name="$1" file="$2" p=0 f=0 s=0 line
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "* | "ok")
+			if [[ "${line,,}" == *"# skip"* ]]; then s=$((s + 1)); else p=$((p + 1)); fi
+			;;
+		"not ok "*)
+			if [[ "${line,,}" == *"# todo"* || "${line,,}" == *"# skip"* ]]; then
+				s=$((s + 1))
+			else
+				f=$((f + 1))
+				FAILURES+=("$name: ${line#not ok }")
+			fi
+			;;
+		esac
+	done <"$file"
+	PASSED=$((PASSED + p))
+	FAILED=$((FAILED + f))
+	SKIPPED=$((SKIPPED + s))
+	echo "$name: $p passed, $f failed, $s skipped"
+	TAP_FAILED=$f
+	TAP_TOTAL=$((p + f + s))
+}
+
+# fail_part NAME WHY: a part that failed outside any TAP line counts once.
+fail_part() {
+	FAILED=$((FAILED + 1))
+	FAILURES+=("$1: $2")
+	echo "$1: FAILED: $2"
+}
+
+finish() {
+	if [ "${#FAILURES[@]}" -gt 0 ]; then
+		section "failures"
+		printf '  %s\n' "${FAILURES[@]}"
+	fi
+	echo
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+# --- dependencies
+section "dependencies"
+mkdir -p build
+if ! bash scripts/deps.sh >build/deps.log 2>&1; then
+	cat build/deps.log
+	fail_part deps "scripts/deps.sh failed"
+	finish
+fi
+mkdir -p "$LOGS"
+mv build/deps.log "$LOGS/deps.log"
+echo "ok"
+
+# --- build: gcc, warnings are errors
+section "build (gcc, -Werror)"
+{
+	if [ ! -f build/build.ninja ]; then
+		CC=gcc meson setup build -Dwerror=true
+	else
+		meson configure build -Dwerror=true
+	fi && ninja -C build
+} >"$LOGS/build.log" 2>&1
+if [ $? -ne 0 ]; then
+	tail -40 "$LOGS/build.log"
+	fail_part build "see build/test-logs/build.log"
+	finish
+fi
+echo "ok"
+
+# --- unit tests: meson runs the TAP executables; count their TAP lines
+section "unit tests"
+timeout --kill-after=30 600 meson test -C build --suite unit --print-errorlogs \
+	>"$LOGS/unit.log" 2>&1
+unit_rc=$?
+: >"$LOGS/unit.tap"
+testlog="build/meson-logs/testlog.json"
+if grep -q "No suitable tests defined" "$LOGS/unit.log"; then
+	echo "unit: no unit tests defined yet"
+elif [ -s "$testlog" ]; then
+	# one JSON object per test executable, with its TAP output in .stdout
+	jq -r '.stdout // ""' "$testlog" >"$LOGS/unit.tap" 2>/dev/null
+	count_tap unit "$LOGS/unit.tap"
+	# an executable that failed without a "not ok" line (crash, bad plan, timeout)
+	while IFS=$'\t' read -r name result; do
+		case "$result" in
+		OK | SKIP | EXPECTEDFAIL) ;;
+		*)
+			if ! jq -r --arg n "$name" 'select(.name == $n) | .stdout // ""' "$testlog" |
+				grep -q '^not ok'; then
+				fail_part "unit" "$name: $result"
+			fi
+			;;
+		esac
+	done < <(jq -r '[.name, .result] | @tsv' "$testlog")
+else
+	[ "$unit_rc" -eq 0 ] || fail_part unit "meson test exited $unit_rc (see build/test-logs/unit.log)"
+fi
+if [ "$unit_rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
+	fail_part unit "meson test exited $unit_rc (see build/test-logs/unit.log)"
+fi
+
+# --- integration tests: bats against build/runtime/husk, as root
+section "integration tests"
+if [ "$(id -u)" -ne 0 ]; then
+	fail_part integration "must run as root"
+else
+	export HUSK="${HUSK:-$REPO/build/runtime/husk}"
+	timeout --kill-after=30 1200 bats --tap tests/integration >"$LOGS/integration.tap" 2>&1
+	int_rc=$?
+	count_tap integration "$LOGS/integration.tap"
+	if [ "$int_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
+		fail_part integration "bats exited $int_rc (see build/test-logs/integration.tap)"
+	fi
+	if [ "$TAP_TOTAL" -eq 0 ]; then
+		fail_part integration "no test ran"
+	fi
+fi
+
+# --- host-bed tests (tests/hostbed/run, to come): a TAP stream like the others
+if [ -e tests/hostbed/run ]; then
+	section "host-bed tests"
+	timeout --kill-after=30 1500 bash tests/hostbed/run >"$LOGS/hostbed.tap" 2>&1
+	hb_rc=$?
+	count_tap hostbed "$LOGS/hostbed.tap"
+	if [ "$hb_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
+		fail_part hostbed "tests/hostbed/run exited $hb_rc (see build/test-logs/hostbed.tap)"
+	fi
+fi
+
+finish
