@@ -32,6 +32,7 @@ struct cgroup_root {
 	char *path;	/* "/sys/fs/cgroup", or "/sys/fs/cgroup/unified" on a hybrid host */
 	int dfd;	/* O_DIRECTORY; -1 when the host has no cgroup v2 at all */
 	bool hybrid;	/* v1 controllers are mounted beside it */
+	bool use_v1;	/* hybrid host: limits the unified hierarchy lacks go to v1 */
 };
 
 struct cgroup {
@@ -84,6 +85,9 @@ void cgroup_freep(struct cgroup **cg);
 /* Kill what is left (cgroup.kill) and remove the cgroup and any child cgroups, retrying
  * while the kernel still calls them busy. A missing cgroup is not an error. */
 int cgroup_remove(const char *path, struct husk_err **err);
+/* Hybrid hosts: put pid (0: the caller) into the v1 cgroups that serve this (unified) cgroup's
+ * limits, if any; a no-op elsewhere. The unified cgroup itself is joined by CLONE_INTO_CGROUP. */
+int cgroup_v1_join(const char *path, pid_t pid, struct husk_err **err);
 /* For undo lists: cgroup_remove(cg->path) when cg->created, errors dropped. */
 void cgroup_remove_undo(void *cg);
 

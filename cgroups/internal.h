@@ -96,6 +96,11 @@ int cg_write(struct cgroup *cg, const char *name, const char *val, struct husk_e
 bool cg_has(const struct cgroup *cg, const char *name);
 /* Read a file ("" when missing), malloc'd; NULL on other errors. */
 char *cg_read(int dfd, const char *name);
+/* v1.c: on hybrid hosts, the v1 hierarchies serve what the unified one lacks. */
+unsigned cgroup_v1_available(unsigned wanted);
+int cgroup_v1_create(const char *rel, const struct oci_resources *res, unsigned ctrls,
+		     struct husk_err **err);
+void cgroup_v1_remove(const char *rel);
 /* The value of `key` in a flat-keyed file ("key value\n..."); false when absent. */
 bool cg_keyed(const char *buf, const char *key, uint64_t *out);
 /* Controller names of a space-separated list (cgroup.controllers) as CGROUP_BIT()s. */

@@ -103,7 +103,7 @@ int cgroup_root_open(struct cgroup_root *r, struct husk_err **err)
 	if (is_cgroup2(HOST_CGROUP))
 		r->path = xstrdup(HOST_CGROUP);
 	else if (is_cgroup2(HOST_CGROUP "/unified"))
-		r->path = xstrdup(HOST_CGROUP "/unified"), r->hybrid = true;
+		r->path = xstrdup(HOST_CGROUP "/unified"), r->hybrid = true, r->use_v1 = true;
 	else
 		return 0;	/* cgroup v1 only */
 	r->dfd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -247,7 +247,7 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 	const char *field[CGROUP_CTRLS] = { 0 };
 	cleanup_cgroup struct cgroup *cg = xcalloc(1, sizeof(*cg));
 	cleanup_free char *rel = NULL, *avail = NULL;
-	unsigned needs = 0;
+	unsigned needs = 0, v1 = 0;
 	int r;
 
 	cg->dfd = -1;
@@ -266,20 +266,28 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 		return r;
 	/* Refused before anything is created when even the root lacks the controller. */
 	avail = cg_read(root->dfd, "cgroup.controllers");
-	if ((r = refuse_missing(needs & ~cg_parse_ctrls(avail), field, root->hybrid, err)) < 0)
+	/* On a hybrid host a controller missing from the unified hierarchy may still be mounted
+	 * as v1: its limits go there (as runc applies them); only the rest is refused. */
+	if (root->use_v1)
+		v1 = cgroup_v1_available(needs & ~cg_parse_ctrls(avail));
+	if ((r = refuse_missing(needs & ~cg_parse_ctrls(avail) & ~v1, field, root->hybrid, err)) < 0)
 		return r;
 	r = make_dirs(root, rel, cg, err);
 	if (r == 0) {
 		free(avail);
 		avail = cg_read(cg->dfd, "cgroup.controllers");
 		cg->ctrls = cg_parse_ctrls(avail);
-		r = refuse_missing(needs & ~cg->ctrls, field, root->hybrid, err);
+		r = refuse_missing(needs & ~cg->ctrls & ~v1, field, root->hybrid, err);
 	}
 	if (r == 0)
 		r = cgroup_apply(cg, cc->res, err);
+	if (r == 0 && v1)
+		r = cgroup_v1_create(rel, cc->res, v1, err);
 	if (r == 0)
 		r = cgroup_apply_devices(cg, cc, err);
 	if (r < 0) {
+		if (v1)
+			cgroup_v1_remove(rel);
 		if (cg->created && cg->path && unlinkat(AT_FDCWD, cg->path, AT_REMOVEDIR) < 0)
 			log_warn("cgroups: cannot remove `%s`: %s", cg->path, strerror(errno));
 		return r;
@@ -451,8 +459,12 @@ int cgroup_remove(const char *path, struct husk_err **err)
 		return 0;
 	for (int i = 0; i < REMOVE_TRIES; i++) {
 		r = rmdir_tree(path, 0);
-		if (r == 0 || r == -ENOENT)
+		if (r == 0 || r == -ENOENT) {
+			/* The unified cgroup is empty, so its v1 twins (hybrid hosts) are too. */
+			if (startswith(path, HOST_CGROUP "/unified/"))
+				cgroup_v1_remove(path + strlen(HOST_CGROUP "/unified/"));
 			return 0;
+		}
 		if (r != -EBUSY)
 			break;
 		/* Processes still in it, or still exiting: kill them (again) and back off. */

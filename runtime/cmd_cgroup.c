@@ -487,6 +487,7 @@ static long ms_until(const struct timespec *t)
 static int events_stream(struct cg_ct *x, const char *id, long interval_ms, struct husk_err **err)
 {
 	cleanup_close int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	cleanup_close int pidfd = ct_pidfd(&x->c);	/* readable once the init has exited */
 	cleanup_free char *events = xasprintf("%s/memory.events", x->path);
 	uint64_t oom0, kill0;
 	struct timespec next;
@@ -498,15 +499,16 @@ static int events_stream(struct cg_ct *x, const char *id, long interval_ms, stru
 		inotify_add_watch(in, events, IN_MODIFY);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
+		struct pollfd p[2] = { { .fd = in, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
 		long wait_ms = ms_until(&next);
 
 		/* Without inotify, memory.events is looked at at least once a second. */
-		if (wait_ms > 0 && poll(&(struct pollfd){ .fd = in, .events = POLLIN }, 1,
-					in >= 0 ? (int)wait_ms : (int)(wait_ms < 1000 ? wait_ms : 1000)) > 0)
+		if (wait_ms > 0 && poll(p, 2, in >= 0 ? (int)wait_ms : (int)(wait_ms < 1000 ? wait_ms
+										      : 1000)) > 0)
 			while (read(in, buf, sizeof(buf)) > 0)
 				;
 		check_oom(x->path, id, &oom0, &kill0);
-		if (ct_status(&x->c) == CT_STOPPED || access(x->path, F_OK) < 0)
+		if (pidfd < 0 || (p[1].revents & POLLIN) || access(x->path, F_OK) < 0)
 			return 0;
 		if (ms_until(&next) > 0)
 			continue;

@@ -24,6 +24,7 @@
 #include "common/undo.h"
 #include "common/util.h"
 #include "container.h"
+#include "cgroups/cgroups.h"
 #include "hooks/hook.h"
 #include "oci/state.h"
 #include "process.h"
@@ -34,6 +35,7 @@
 struct created {
 	struct store store;
 	struct ct ct;
+	struct cgroup *cg;
 	char *cfg_buf;
 	size_t cfg_len;
 	struct oci_config *cfg;
@@ -308,6 +310,22 @@ static char *owner_name(void)
 	return xstrdup(pw ? pw->pw_name : "");
 }
 
+static int make_cgroup(struct created *c, const struct create_opts *o, struct husk_err **err)
+{
+	const struct oci_linux *lx = &c->cfg->linux;
+	struct cgroup_config cc = { .cgroups_path = lx->cgroups_path, .id = o->id,
+				    .res = lx->resources, .devices = lx->devices,
+				    .n_devices = lx->n_devices };
+	int r;
+
+	r = cgroup_create(&cc, &c->cg, err);
+	if (r < 0)
+		return r;
+	c->l.cgroup_fd = c->cg->dfd;
+	c->l.cgroup_path = c->cg->path;
+	return 0;
+}
+
 static int record_state(struct created *c, const struct create_opts *o, struct husk_err **err)
 {
 	struct husk_state *st = xcalloc(1, sizeof(*st));
@@ -322,6 +340,7 @@ static int record_state(struct created *c, const struct create_opts *o, struct h
 	st->pid_start = proc_start_time(c->l.pid);
 	st->created_done = true;
 	st->isolation = xstrdup("process");
+	st->cgroup_path = c->cg && c->cg->path ? xstrdup(c->cg->path) : NULL;
 	st->own_pidns = oci_config_ns(c->cfg, OCI_NS_PID) && !oci_config_ns(c->cfg, OCI_NS_PID)->path;
 	for (size_t i = 0; i < c->cfg->annotations.n; i++) {
 		struct oci_map *m = &st->annotations;
@@ -363,6 +382,7 @@ static void created_free(struct created *c)
 		close(c->l.fifo_dirfd);
 	ct_release(&c->ct);
 	store_close(&c->store);
+	cgroup_free(c->cg);
 	netns_config_free(&c->l.net);
 	oci_config_free(c->cfg);
 	free(c->cfg_buf);
@@ -373,7 +393,8 @@ static void created_free(struct created *c)
 static void created_init(struct created *c)
 {
 	*c = (struct created){ .ct.dfd = -1, .store.dfd = -1, .l.fifo_dirfd = -1,
-			       .l.console_fd = -1, .l.tty_peer = -1, .l.sync_fd = { -1, -1 } };
+			       .l.console_fd = -1, .l.tty_peer = -1, .l.sync_fd = { -1, -1 },
+			       .l.cgroup_fd = -1 };
 	for (size_t i = 0; i < ARRAY_SIZE(c->l.ns_fd); i++)
 		c->l.ns_fd[i] = -1;
 }
@@ -401,6 +422,9 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	c->l.opts = o;
 	c->l.cfg = c->cfg;
 	c->l.state_dfd = c->ct.dfd;
+	if ((r = make_cgroup(c, o, err)) < 0)
+		return r;
+	undo_push(&u, cgroup_remove_undo, c->cg);
 	undo_push(&u, undo_net, c);
 	if ((r = remember_host_mounts(c, err)) < 0)
 		return r;
@@ -625,6 +649,9 @@ static void signal_descendants(pid_t init, int sig)
 
 static void signal_others(const struct ct *c, int sig)
 {
+	/* The cgroup knows every process, whatever namespaces the container has. */
+	if (c->st->cgroup_path && cgroup_signal(c->st->cgroup_path, sig, NULL) == 0)
+		return;
 	if (c->st->own_pidns)
 		signal_pidns(c, sig);
 	else
@@ -692,6 +719,9 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 	int r;
 
 	unmount_host_mounts(c->dfd);
+	/* A cgroup that cannot be removed is an error: delete must leave nothing behind. */
+	if (c->st && c->st->cgroup_path && (r = cgroup_remove(c->st->cgroup_path, err)) < 0)
+		return r;
 	/* Links named after the id; ENODEV (none made) is success. */
 	if (netns_teardown(c->id, &herr) < 0) {
 		log_warn("%s", herr->msg);

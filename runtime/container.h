@@ -42,6 +42,8 @@ struct launch {
 	struct netns_config net;	/* run.husk.net.* annotations */
 	bool net_up;			/* netns_setup() succeeded: delete must tear it down */
 	pid_t pid;			/* the init, host pid */
+	int cgroup_fd;			/* CLONE_INTO_CGROUP target, or -1 (no cgroup v2 here) */
+	const char *cgroup_path;	/* its path, or NULL */
 };
 
 int container_create(const struct create_opts *o, struct husk_err **err);
@@ -81,6 +83,8 @@ void launch_cleanup(struct launch *l);
 /* Connect to a --console-socket; returns the fd or -errno. */
 int launch_connect_console(const char *path, struct husk_err **err);
 bool launch_has_create_hooks(const struct oci_config *cfg);
+/* clone3 like fork, with CLONE_NEW* flags, into cgroup_fd when >= 0. */
+pid_t launch_clone3(int flags, int cgroup_fd);
 /* The OCI state as hooks get it on stdin (compact). */
 char *launch_state_json(const struct launch *l, const char *status, size_t *len);
 /* init.c: runs in the cloned child; never returns. */

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroups/cgroups.h"
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/util.h"
@@ -29,6 +30,8 @@ struct exec_ctx {
 	struct oci_process *p;		/* what runs */
 	int ns_fd[OCI_NS_TYPES];
 	int sync[2], console_fd, tty_peer;
+	int cgroup_fd;			/* the container's cgroup, or -1 */
+	char *cgroup_path;
 	pid_t pid;
 };
 
@@ -217,6 +220,10 @@ static int child_setup(struct exec_ctx *x, char **exe, struct husk_err **err)
 	struct oci_process *p = x->p;
 	int r;
 
+	/* Hybrid hosts: into the v1 cgroups too (pid 0 = ourselves), while the host's
+	 * /sys/fs/cgroup is still the one we see. */
+	if ((r = cgroup_v1_join(x->cgroup_path, 0, err)) < 0)
+		return r;
 	for (int t = 0; t < OCI_NS_TYPES; t++) {
 		if (x->ns_fd[t] < 0 || t == OCI_NS_PID || t == OCI_NS_TIME)
 			continue;
@@ -272,7 +279,6 @@ fail:
 
 static int spawn(struct exec_ctx *x, struct husk_err **err)
 {
-	struct clone_args args = { .exit_signal = SIGCHLD };
 	struct sync_msg m;
 	int r;
 
@@ -282,7 +288,7 @@ static int spawn(struct exec_ctx *x, struct husk_err **err)
 		return husk_err_set(err, errno, "exec: join time namespace");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, x->sync) < 0)
 		return husk_err_set(err, errno, "exec: socketpair");
-	x->pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	x->pid = launch_clone3(0, x->cgroup_fd);
 	if (x->pid < 0)
 		return husk_err_set(err, errno, "exec: clone3");
 	if (x->pid == 0)
@@ -312,6 +318,9 @@ static void exec_ctx_free(struct exec_ctx *x)
 		close(x->console_fd);
 	if (x->tty_peer >= 0)
 		close(x->tty_peer);
+	if (x->cgroup_fd >= 0)
+		close(x->cgroup_fd);
+	free(x->cgroup_path);
 	oci_process_free(x->p);
 	oci_config_free(x->cfg);
 }
@@ -338,6 +347,12 @@ static int prepare(struct exec_ctx *x, struct husk_err **err)
 		r = build_process(x, err);
 	if (r == 0)
 		r = open_init_namespaces(x, c.st->pid, err);
+	/* The new process joins the container's cgroup, so its limits bind it too. */
+	if (r == 0 && c.st->cgroup_path &&
+	    (x->cgroup_fd = open(c.st->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		r = husk_err_set(err, errno, "exec: open cgroup `%s`", c.st->cgroup_path);
+	if (r == 0 && c.st->cgroup_path)
+		x->cgroup_path = xstrdup(c.st->cgroup_path);
 	if (r == 0)
 		r = setup_console(x, err);
 	ct_release(&c);
@@ -347,7 +362,8 @@ static int prepare(struct exec_ctx *x, struct husk_err **err)
 
 int container_exec(const struct exec_opts *o, struct husk_err **err)
 {
-	struct exec_ctx x = { .o = o, .sync = { -1, -1 }, .console_fd = -1, .tty_peer = -1 };
+	struct exec_ctx x = { .o = o, .sync = { -1, -1 }, .console_fd = -1, .tty_peer = -1,
+			      .cgroup_fd = -1 };
 	cleanup_close int master = -1;
 	sigset_t set, old;
 	int r;

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "container.h"
+#include "cgroups/cgroups.h"
 #include "hooks/hook.h"
 #include "oci/state.h"
 #include "sync.h"
@@ -170,10 +171,15 @@ static int enter_for_children(struct launch *l, struct husk_err **err)
 	return 0;
 }
 
-static pid_t do_clone3(int flags)
+pid_t launch_clone3(int flags, int cgroup_fd)
 {
 	struct clone_args args = { .flags = (uint64_t)flags, .exit_signal = SIGCHLD };
 
+	/* Born in its cgroup: no window in which the process runs outside its limits. */
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
@@ -212,6 +218,9 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 		if (r < 0)
 			return r;
 	}
+	/* Hybrid hosts: limits served by v1 controllers bind the init before it goes on. */
+	if (l->cgroup_path && (r = cgroup_v1_join(l->cgroup_path, l->pid, err)) < 0)
+		return r;
 	/* The init's network namespace exists and it waits: links are made here, in the
 	 * runtime namespace, so the network is up before `start`. */
 	if (netns_config_wanted(&l->net)) {
@@ -265,7 +274,7 @@ int launch_spawn(struct launch *l, struct husk_err **err)
 	r = enter_for_children(l, err);
 	if (r < 0)
 		return r;
-	l->pid = do_clone3(l->clone_flags);
+	l->pid = launch_clone3(l->clone_flags, l->cgroup_fd);
 	if (l->pid < 0) {
 		l->pid = 0;
 		return husk_err_set(err, errno, "clone3 container init");

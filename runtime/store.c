@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/fd.h"
 #include "common/util.h"
+#include "cgroups/cgroups.h"
 #include "store.h"
 
 #define STATE_FILE "state.json"
@@ -281,6 +282,9 @@ enum ct_status ct_status(const struct ct *c)
 		return CT_STOPPED;
 	if (!c->st->created_done)
 		return CT_CREATING;
+	/* Paused before the fifo: a created container can be paused too (runc says paused). */
+	if (c->st->cgroup_path && cgroup_is_frozen(c->st->cgroup_path))
+		return CT_PAUSED;
 	if (faccessat(c->dfd, FIFO_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return CT_CREATED;
 	return CT_RUNNING;
