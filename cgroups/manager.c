@@ -206,8 +206,8 @@ static bool has_procs(int dfd)
 
 /* mkdir each component of rel under the root; the root's own subtree_control is the host's
  * and left alone, ours (and those of existing parents) get every controller enabled. */
-static int make_dirs(const struct cgroup_root *root, const char *rel, struct cgroup *cg,
-		     struct husk_err **err)
+static int make_dirs(const struct cgroup_root *root, const char *rel, bool own_leaf,
+		     struct husk_err **err, struct cgroup *cg)
 {
 	cleanup_free char *copy = xstrdup(rel);
 	cleanup_close int dfd = fcntl(root->dfd, F_DUPFD_CLOEXEC, 3);
@@ -216,13 +216,25 @@ static int make_dirs(const struct cgroup_root *root, const char *rel, struct cgr
 	if (dfd < 0)
 		return husk_err_set(err, errno, "dup cgroup root fd");
 	for (char *c = strtok_r(copy, "/", &save); c; c = next) {
+		bool made;
 		int nfd;
 
 		next = strtok_r(NULL, "/", &save);
 		if (dfd != root->dfd && cg->path)	/* not the hierarchy root */
 			enable_subtree(dfd);
 		cg->path = cg->path ? cg->path : xstrdup("");	/* marks: past the root */
-		if (mkdirat(dfd, c, 0755) == 0)
+		made = mkdirat(dfd, c, 0755) == 0;
+		/* A default leaf must be ours alone: an empty one left over is replaced (rmdir
+		 * fails while anyone uses it), so two containers never share one and one's
+		 * delete can never kill the other. */
+		if (!made && errno == EEXIST && !next && own_leaf) {
+			if (unlinkat(dfd, c, AT_REMOVEDIR) < 0 ||
+			    !(made = mkdirat(dfd, c, 0755) == 0))
+				return husk_err_msg(err, EBUSY, "cgroup `%s/%s` is in use by another "
+						    "container with this id (another --root?)",
+						    root->path, rel);
+		}
+		if (made)
 			cg->created = !next;
 		else if (errno != EEXIST)
 			return husk_err_set(err, errno, "create cgroup `%s/%s`", root->path, rel);
@@ -272,7 +284,7 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 		v1 = cgroup_v1_available(needs & ~cg_parse_ctrls(avail));
 	if ((r = refuse_missing(needs & ~cg_parse_ctrls(avail) & ~v1, field, root->hybrid, err)) < 0)
 		return r;
-	r = make_dirs(root, rel, cg, err);
+	r = make_dirs(root, rel, !cc->cgroups_path || !*cc->cgroups_path, err, cg);
 	if (r == 0) {
 		free(avail);
 		avail = cg_read(cg->dfd, "cgroup.controllers");

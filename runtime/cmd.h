@@ -45,6 +45,9 @@ int cmd_events(struct globals *g, int argc, char **argv);
 /* Print one error (stderr, and the --log sink) and return the exit code 1. */
 int cmd_fail(struct globals *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cmd_report(struct globals *g, struct husk_err *err);
+/* getopt's answer c for a command's option loop: 'h' prints help and exits 0, anything else
+ * is reported as a missing value or an unknown option (exit code 1). */
+int cmd_help_or_fail(struct globals *g, const char *cmd, const char *help, int c, char **argv);
 /* Exactly one ID after the options, or an error naming what is wrong. */
 int cmd_take_id(struct globals *g, const char *cmd, int argc, char **argv, const char **id);
 /* Signal by number (9), name (KILL) or SIG-name (SIGKILL); -1 if unknown. */

@@ -43,8 +43,7 @@ static int cg_ct_load(struct globals *g, const char *id, bool lock, struct cg_ct
 	int r;
 
 	*x = (struct cg_ct){ .s.dfd = -1, .c.dfd = -1 };
-	if ((r = store_open(g->root, false, &x->s, err)) < 0 ||
-	    (r = store_load(&x->s, id, lock, &x->c, err)) < 0)
+	if ((r = store_open_ct(g->root, id, lock, &x->s, &x->c, err)) < 0)
 		return r;
 	if (!x->c.st)
 		return husk_err_msg(err, EBUSY, "container \"%s\" is still being created", id);
@@ -53,20 +52,9 @@ static int cg_ct_load(struct globals *g, const char *id, bool lock, struct cg_ct
 		return husk_err_msg(err, ESRCH, "container \"%s\" is not running", id);
 	x->path = x->c.st->cgroup_path;
 	if (!x->path || !*x->path)
-		return husk_err_msg(err, EOPNOTSUPP, "container \"%s\" has no cgroup (this host has "
-				    "no cgroup v2 hierarchy)", id);
+		return husk_err_msg(err, EOPNOTSUPP, "container \"%s\" has no cgroup of its own (no "
+				    "cgroup v2 hierarchy was available when it was created)", id);
 	return 0;
-}
-
-static int help_or_fail(struct globals *g, const char *cmd, const char *help, int c, char **argv)
-{
-	if (c == 'h') {
-		fputs(help, stdout);
-		exit(0);
-	}
-	if (c == ':')
-		return cmd_fail(g, "%s: option %s needs a value", cmd, argv[optind - 1]);
-	return cmd_fail(g, "%s: unknown option %s (see husk %s --help)", cmd, argv[optind - 1], cmd);
 }
 
 /* ---- pause, resume ---- */
@@ -82,7 +70,7 @@ static int freeze_cmd(struct globals *g, int argc, char **argv, bool frozen)
 
 	opterr = 0;
 	while ((ch = getopt_long_only(argc, argv, ":h", opts, NULL)) != -1)
-		return help_or_fail(g, cmd, frozen ?
+		return cmd_help_or_fail(g, cmd, frozen ?
 				    "usage: husk pause ID\n\nFreeze every process of the container "
 				    "(cgroup.freeze); 'husk state' then says \"paused\".\n" :
 				    "usage: husk resume ID\n\nThaw a container frozen by 'husk "
@@ -196,7 +184,7 @@ int cmd_ps(struct globals *g, int argc, char **argv)
 		}
 		if (ch == 'f')
 			return cmd_fail(g, "ps: --format: expected table or json, got \"%s\"", optarg);
-		return help_or_fail(g, "ps", "usage: husk ps [--format table|json] ID [PS_ARGS...]\n\n"
+		return cmd_help_or_fail(g, "ps", "usage: husk ps [--format table|json] ID [PS_ARGS...]\n\n"
 				    "List the processes of a container: json prints their host pids, "
 				    "table runs\nps(1) with PS_ARGS (default -ef) and keeps the lines "
 				    "of the container.\n\nOptions:\n  -f, --format FORMAT  table "
@@ -402,7 +390,7 @@ int cmd_update(struct globals *g, int argc, char **argv)
 		else if (ch >= U_BLKIO_WEIGHT && ch <= U_MEMBW && nflags < ARRAY_SIZE(flags))
 			flags[nflags].opt = ch, flags[nflags++].val = optarg;
 		else
-			return help_or_fail(g, "update", update_help, ch, argv);
+			return cmd_help_or_fail(g, "update", update_help, ch, argv);
 	}
 	if (cmd_take_id(g, "update", argc, argv, &id) != 0)
 		return 1;
@@ -541,7 +529,7 @@ int cmd_events(struct globals *g, int argc, char **argv)
 			return cmd_fail(g, "events: --interval: expected a duration like 5s or 500ms, "
 					"got \"%s\"", optarg);
 		else if (ch != 'i')
-			return help_or_fail(g, "events", "usage: husk events [--stats] [--interval "
+			return cmd_help_or_fail(g, "events", "usage: husk events [--stats] [--interval "
 					    "DURATION] ID\n\nPrint the container's resource usage "
 					    "as JSON lines in runc's events format:\n"
 					    "{\"type\":\"stats\",\"id\":ID,\"data\":{...}} every "

@@ -16,18 +16,6 @@
 #include "rootfs/rootfs.h"
 #include "store.h"
 
-static int print_help_or_fail(struct globals *g, const char *cmd, const char *help, int c,
-			      char **argv)
-{
-	if (c == 'h') {
-		fputs(help, stdout);
-		exit(0);
-	}
-	if (c == ':')
-		return cmd_fail(g, "%s: option %s needs a value", cmd, argv[optind - 1]);
-	return cmd_fail(g, "%s: unknown option %s (see husk %s --help)", cmd, argv[optind - 1], cmd);
-}
-
 int cmd_state(struct globals *g, int argc, char **argv)
 {
 	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
@@ -41,14 +29,12 @@ int cmd_state(struct globals *g, int argc, char **argv)
 
 	opterr = 0;
 	while ((ch = getopt_long_only(argc, argv, ":h", opts, NULL)) != -1)
-		return print_help_or_fail(g, "state", "usage: husk state ID\n\nPrint the OCI state "
+		return cmd_help_or_fail(g, "state", "usage: husk state ID\n\nPrint the OCI state "
 					  "of a container (status: creating, created, running, "
 					  "stopped).\n", ch, argv);
 	if (cmd_take_id(g, "state", argc, argv, &id) != 0)
 		return 1;
-	r = store_open(g->root, false, &s, &err);
-	if (r == 0)
-		r = store_load(&s, id, false, &c, &err);
+	r = store_open_ct(g->root, id, false, &s, &c, &err);
 	if (r == 0 && !c.st)
 		r = husk_err_msg(&err, EBUSY, "container \"%s\" is still being created", id);
 	if (r == 0) {
@@ -145,7 +131,7 @@ static int parse_list(struct globals *g, int argc, char **argv, bool *quiet, boo
 						optarg);
 			*json = streq(optarg, "json");
 		} else {
-			return print_help_or_fail(g, "list", "usage: husk list [--format table|json] "
+			return cmd_help_or_fail(g, "list", "usage: husk list [--format table|json] "
 						  "[--quiet]\n\nList the containers under --root.\n\n"
 						  "Options:\n  -f, --format FORMAT  table (default) or "
 						  "json\n  -q, --quiet          print only the IDs\n",
@@ -215,7 +201,7 @@ int cmd_spec(struct globals *g, int argc, char **argv)
 		else if (ch == 'r')
 			rootless = true;
 		else
-			return print_help_or_fail(g, "spec", "usage: husk spec [--bundle DIR] "
+			return cmd_help_or_fail(g, "spec", "usage: husk spec [--bundle DIR] "
 						  "[--rootless]\n\nWrite a default config.json (runs "
 						  "`sh` from ./rootfs, with a terminal).\n\nOptions:\n"
 						  "  -b, --bundle DIR   where to write it (default: .)\n"
@@ -244,7 +230,7 @@ int cmd_features(struct globals *g, int argc, char **argv)
 
 	opterr = 0;
 	while ((ch = getopt_long_only(argc, argv, ":h", opts, NULL)) != -1)
-		return print_help_or_fail(g, "features", "usage: husk features\n\nPrint what this "
+		return cmd_help_or_fail(g, "features", "usage: husk features\n\nPrint what this "
 					  "runtime supports, as runtime-spec features.md JSON.\n",
 					  ch, argv);
 	if (optind < argc)

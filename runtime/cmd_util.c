@@ -35,6 +35,17 @@ int cmd_report(struct globals *g, struct husk_err *err)
 	return r;
 }
 
+int cmd_help_or_fail(struct globals *g, const char *cmd, const char *help, int c, char **argv)
+{
+	if (c == 'h') {
+		fputs(help, stdout);
+		exit(0);
+	}
+	if (c == ':')
+		return cmd_fail(g, "%s: option %s needs a value", cmd, argv[optind - 1]);
+	return cmd_fail(g, "%s: unknown option %s (see husk %s --help)", cmd, argv[optind - 1], cmd);
+}
+
 int cmd_take_id(struct globals *g, const char *cmd, int argc, char **argv, const char **id)
 {
 	if (optind >= argc)

@@ -542,13 +542,10 @@ int container_start(const char *root, const char *id, struct husk_err **err)
 	struct ct c = { .dfd = -1 };
 	int r;
 
-	r = store_open(root, false, &s, err);
-	if (r == 0)
-		r = store_load(&s, id, true, &c, err);
+	r = store_open_ct(root, id, true, &s, &c, err);
 	if (r == 0)
 		r = start_loaded(&c, err);
-	ct_release(&c);
-	store_close(&s);
+	store_close_ct(&s, &c);
 	return r;
 }
 
@@ -678,9 +675,7 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct h
 	enum ct_status st;
 	int r;
 
-	r = store_open(root, false, &s, err);
-	if (r == 0)
-		r = store_load(&s, id, false, &c, err);
+	r = store_open_ct(root, id, false, &s, &c, err);
 	if (r == 0) {
 		st = ct_status(&c);
 		if (st != CT_CREATED && st != CT_RUNNING && st != CT_PAUSED)
@@ -688,8 +683,7 @@ int container_kill(const char *root, const char *id, int sig, bool all, struct h
 		else
 			r = signal_ct(&c, sig, all, err);
 	}
-	ct_release(&c);
-	store_close(&s);
+	store_close_ct(&s, &c);
 	return r;
 }
 
@@ -764,9 +758,7 @@ int container_delete(const char *root, const char *id, bool force, struct husk_e
 	struct ct c = { .dfd = -1 };
 	int r;
 
-	r = store_open(root, false, &s, err);
-	if (r == 0)
-		r = store_load(&s, id, true, &c, err);
+	r = store_open_ct(root, id, true, &s, &c, err);
 	/* runtime.md leaves this open; containerd and conmon rely on runc's exit 0. */
 	if (r == -ENOENT && force && store_validate_id(id, NULL) == 0) {
 		husk_err_freep(err);
@@ -774,8 +766,7 @@ int container_delete(const char *root, const char *id, bool force, struct husk_e
 	} else if (r == 0) {
 		r = delete_loaded(&s, &c, force, err);
 	}
-	ct_release(&c);
-	store_close(&s);
+	store_close_ct(&s, &c);
 	return r;
 }
 

@@ -332,9 +332,7 @@ static int prepare(struct exec_ctx *x, struct husk_err **err)
 	enum ct_status st;
 	int r;
 
-	r = store_open(x->o->root, false, &s, err);
-	if (r == 0)
-		r = store_load(&s, x->o->id, false, &c, err);
+	r = store_open_ct(x->o->root, x->o->id, false, &s, &c, err);
 	if (r == 0) {
 		st = ct_status(&c);
 		if (st != CT_RUNNING && st != CT_CREATED)
@@ -355,8 +353,7 @@ static int prepare(struct exec_ctx *x, struct husk_err **err)
 		x->cgroup_path = xstrdup(c.st->cgroup_path);
 	if (r == 0)
 		r = setup_console(x, err);
-	ct_release(&c);
-	store_close(&s);
+	store_close_ct(&s, &c);
 	return r;
 }
 

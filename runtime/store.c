@@ -179,6 +179,23 @@ int store_remove(struct store *s, struct ct *c, struct husk_err **err)
 	return 0;
 }
 
+int store_open_ct(const char *root, const char *id, bool lock, struct store *s, struct ct *c,
+		  struct husk_err **err)
+{
+	int r;
+
+	*s = (struct store){ .dfd = -1 };
+	*c = (struct ct){ .dfd = -1 };
+	r = store_open(root, false, s, err);
+	return r < 0 ? r : store_load(s, id, lock, c, err);
+}
+
+void store_close_ct(struct store *s, struct ct *c)
+{
+	ct_release(c);
+	store_close(s);
+}
+
 void ct_release(struct ct *c)
 {
 	if (c->dfd >= 0)

@@ -39,6 +39,11 @@ int store_save(struct ct *c, struct husk_err **err);
 /* Remove the container's directory and everything in it. */
 int store_remove(struct store *s, struct ct *c, struct husk_err **err);
 void ct_release(struct ct *c);
+/* store_open (without creating the root) then store_load: what every command on one
+ * container starts with. Release both with store_close_ct. */
+int store_open_ct(const char *root, const char *id, bool lock, struct store *s, struct ct *c,
+		  struct husk_err **err);
+void store_close_ct(struct store *s, struct ct *c);
 /* Ids of every container under the root, sorted; NULL-terminated. */
 char **store_list(struct store *s);
 
