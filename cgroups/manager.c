@@ -295,10 +295,12 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 		r = cgroup_apply(cg, cc->res, err);
 	if (r == 0 && v1)
 		r = cgroup_v1_create(rel, cc->res, v1, err);
+	if (r == 0 && root->use_v1 && cc->res && cc->res->n_devices)
+		r = cgroup_v1_devices(rel, cc, err);
 	if (r == 0)
 		r = cgroup_apply_devices(cg, cc, err);
 	if (r < 0) {
-		if (v1)
+		if (root->use_v1)
 			cgroup_v1_remove(rel);
 		if (cg->created && cg->path && unlinkat(AT_FDCWD, cg->path, AT_REMOVEDIR) < 0)
 			log_warn("cgroups: cannot remove `%s`: %s", cg->path, strerror(errno));

@@ -25,6 +25,9 @@ static const char *const v1_dirs[CGROUP_CTRLS] = {
 	[CGROUP_CTRL_MEMORY] = "memory", [CGROUP_CTRL_PIDS] = "pids",
 };
 
+/* Every v1 directory a container may have (joined and removed as a set). */
+static const char *const v1_all[] = { "cpuset", "cpu", "blkio", "memory", "pids", "devices" };
+
 static bool v1_mounted(const char *dir)
 {
 	char path[128];
@@ -207,6 +210,38 @@ int cgroup_v1_create(const char *rel, const struct oci_resources *res, unsigned 
 	return r;
 }
 
+/* The device rules in the v1 devices controller too, when it is mounted: what the eBPF
+ * filter enforces on the unified cgroup, in the form v1 tools (and runc) read back. */
+int cgroup_v1_devices(const char *rel, const struct cgroup_config *cc, struct husk_err **err)
+{
+	cleanup_free struct cgroup_dev_rule *rules = NULL;
+	char val[64], maj[24], min[24];
+	size_t n;
+	int r;
+
+	if (!v1_mounted("devices"))
+		return 0;
+	rules = cgroup_dev_rules(cc, &n, err);
+	if (!rules)
+		return -EINVAL;
+	if ((r = v1_mkdirs("devices", rel, err)) < 0 ||
+	    (r = v1_write("devices", rel, "devices.deny", "a", err)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct cgroup_dev_rule *d = &rules[i];
+
+		snprintf(maj, sizeof(maj), d->major < 0 ? "*" : "%" PRId64, d->major);
+		snprintf(min, sizeof(min), d->minor < 0 ? "*" : "%" PRId64, d->minor);
+		snprintf(val, sizeof(val), "%c %s:%s %s%s%s", d->type, maj, min,
+			 d->access & CGROUP_DEV_R ? "r" : "", d->access & CGROUP_DEV_W ? "w" : "",
+			 d->access & CGROUP_DEV_M ? "m" : "");
+		r = v1_write("devices", rel, d->allow ? "devices.allow" : "devices.deny", val, err);
+		if (r < 0)
+			return husk_err_wrap(err, "linux.resources.devices");
+	}
+	return 0;
+}
+
 int cgroup_v1_join(const char *v2_path, pid_t pid, struct husk_err **err)
 {
 	const char *rel;
@@ -217,28 +252,22 @@ int cgroup_v1_join(const char *v2_path, pid_t pid, struct husk_err **err)
 	rel = v2_path + strlen(V1_ROOT "/unified/");
 
 	snprintf(val, sizeof(val), "%d", (int)pid);
-	for (int c = 0; c < CGROUP_CTRLS; c++) {
-		cleanup_free char *path = NULL;
+	for (size_t c = 0; c < ARRAY_SIZE(v1_all); c++) {
+		cleanup_free char *path = xasprintf(V1_ROOT "/%s/%s", v1_all[c], rel);
 
-		if (!v1_dirs[c])
-			continue;
-		path = xasprintf(V1_ROOT "/%s/%s", v1_dirs[c], rel);
 		if (access(path, F_OK) < 0)
 			continue;
-		if (v1_write(v1_dirs[c], rel, "cgroup.procs", val, err) < 0)
-			return husk_err_wrap(err, "attach to the v1 %s cgroup", v1_dirs[c]);
+		if (v1_write(v1_all[c], rel, "cgroup.procs", val, err) < 0)
+			return husk_err_wrap(err, "attach to the v1 %s cgroup", v1_all[c]);
 	}
 	return 0;
 }
 
 void cgroup_v1_remove(const char *rel)
 {
-	for (int c = 0; c < CGROUP_CTRLS; c++) {
-		cleanup_free char *path = NULL;
+	for (size_t c = 0; c < ARRAY_SIZE(v1_all); c++) {
+		cleanup_free char *path = xasprintf(V1_ROOT "/%s/%s", v1_all[c], rel);
 
-		if (!v1_dirs[c])
-			continue;
-		path = xasprintf(V1_ROOT "/%s/%s", v1_dirs[c], rel);
 		/* Its processes are gone by now (the unified cgroup was killed): a few tries while
 		 * the kernel finishes tearing them down. */
 		for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)

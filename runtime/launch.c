@@ -191,7 +191,9 @@ static int runtime_hooks(struct launch *l, struct husk_err **err)
 	size_t len;
 	int r;
 
-	state = launch_state_json(l, "creating", &len);
+	/* The create environment exists by lifecycle step 3: hooks see "created", as with crun
+	 * and the runtime-tools conformance suite. */
+	state = launch_state_json(l, "created", &len);
 	r = hooks_run(l->cfg, OCI_HOOK_PRESTART, state, len, err);
 	if (r == 0)
 		r = hooks_run(l->cfg, OCI_HOOK_CREATE_RUNTIME, state, len, err);
