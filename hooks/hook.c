@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/fd.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "hook.h"
 
@@ -113,4 +114,20 @@ int hooks_run(const struct oci_config *cfg, enum oci_hook_kind kind, const char 
 					     l->items[i].path);
 	}
 	return 0;
+}
+
+void hooks_run_warn(const struct oci_config *cfg, enum oci_hook_kind kind, const char *state,
+		    size_t len)
+{
+	const struct oci_hook_list *l = &cfg->hooks[kind];
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct husk_err *err = NULL;
+
+		if (hook_run(&l->items[i], state, len, &err) < 0) {
+			log_warn("hooks.%s[%zu] (%s): %s", kind_names[kind], i, l->items[i].path,
+				 err->msg);
+			husk_err_free(err);
+		}
+	}
 }

@@ -14,3 +14,7 @@ int hook_run(const struct oci_hook *h, const char *state, size_t len, struct hus
  * "hooks.prestart[1] (/usr/bin/x): exited with status 3". */
 int hooks_run(const struct oci_config *cfg, enum oci_hook_kind kind, const char *state,
 	      size_t len, struct husk_err **err);
+/* poststart and poststop: every hook runs; each failure is logged as a warning
+ * (runtime.md#lifecycle steps 9 and 13). */
+void hooks_run_warn(const struct oci_config *cfg, enum oci_hook_kind kind, const char *state,
+		    size_t len);

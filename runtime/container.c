@@ -77,10 +77,7 @@ static void run_late_hooks(const struct ct *c, enum oci_hook_kind kind, const ch
 	}
 	state = oci_state_json(c->st, status, false, &len);
 	/* config.md: a failing poststart or poststop hook is a warning, the lifecycle goes on. */
-	if (hooks_run(cfg, kind, state, len, &err) < 0) {
-		log_warn("%s", err->msg);
-		husk_err_free(err);
-	}
+	hooks_run_warn(cfg, kind, state, len);
 	oci_config_free(cfg);
 }
 
@@ -475,7 +472,8 @@ static int release_init(struct ct *c, struct husk_err **err)
 	cleanup_close int pidfd = ct_pidfd(c);
 	cleanup_close int fifo = -1;
 	bool dead = false;
-	char b;
+	char b, msg[2048];
+	size_t got = 0;
 
 	if (pidfd < 0)
 		return husk_err_msg(err, ESRCH, "cannot start a container that has stopped");
@@ -499,13 +497,18 @@ static int release_init(struct ct *c, struct husk_err **err)
 			return husk_err_set(err, errno, "container \"%s\": wait for init", c->id);
 		dead = p[1].revents & POLLIN;
 	}
-	/* Then EOF: the init's end closes on execve (or the init died in its startContainer
-	 * hooks; either way it no longer runs our code). */
+	/* Then EOF: the init's end closes on execve. Text before it is the message of a failed
+	 * startContainer hook (the init wrote it and exited). */
 	for (;;) {
 		struct pollfd p[2] = { { .fd = fifo, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-		ssize_t n = read(fifo, &b, 1);
+		ssize_t n = read(fifo, msg + got, sizeof(msg) - 1 - got);
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		if (n > 0) {
+			got += (size_t)n;
+			if (got < sizeof(msg) - 1)
+				continue;
+		}
+		if (n == 0 || got == sizeof(msg) - 1 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			break;
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
@@ -513,6 +516,10 @@ static int release_init(struct ct *c, struct husk_err **err)
 			break;
 	}
 	unlinkat(c->dfd, "exec.fifo", 0);
+	if (got > 0) {
+		msg[got] = '\0';
+		return husk_err_msg(err, ECANCELED, "%s", msg);
+	}
 	log_debug("start %s: init %d released", c->id, c->st->pid);
 	return 0;
 }
@@ -727,10 +734,7 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 	r = store_remove(s, c, err);
 	if (r == 0 && cfg) {
 		state = oci_state_json(c->st, "stopped", false, &len);
-		if (hooks_run(cfg, OCI_HOOK_POSTSTOP, state, len, &herr) < 0) {
-			log_warn("%s", herr->msg);
-			husk_err_free(herr);
-		}
+		hooks_run_warn(cfg, OCI_HOOK_POSTSTOP, state, len);
 	}
 	oci_config_free(cfg);
 	return r;

@@ -138,9 +138,10 @@ static int create_hooks(struct launch *l, char **state, struct husk_err **err)
 		r = sync_recv(l->sync_fd[1], &m);
 	if (r < 0 || m.type != SYNC_HOOKS_DONE)
 		return husk_err_msg(err, EPROTO, "init: no answer to the hooks request");
-	r = sync_recv_blob(l->sync_fd[1], state, &len);
-	if (r < 0)
-		return husk_err_set(err, -r, "init: read state for hooks");
+	/* runtime.md#state: hooks in the container's namespaces get the pid as the container
+	 * sees it (this copy of l is the init's own). */
+	l->pid = getpid();
+	*state = launch_state_json(l, "created", &len);
 	return hooks_run(l->cfg, OCI_HOOK_CREATE_CONTAINER, *state, len, err);
 }
 
@@ -225,7 +226,8 @@ void init_main(struct launch *l)
 	close(TAKE_FD(l->fifo_dirfd));
 	/* In the container, after start, before the program (config.md#startcontainer-hooks). */
 	if (state && hooks_run(l->cfg, OCI_HOOK_START_CONTAINER, state, strlen(state), &err) < 0) {
-		dprintf(STDERR_FILENO, "husk: %s\n", err->msg);
+		/* `start` reads past the first byte until EOF: text there is our failure. */
+		dprintf(fifo, "%s", err->msg);
 		_exit(1);
 	}
 	execve(exe, l->cfg->process->args, env);

@@ -200,8 +200,6 @@ static int runtime_hooks(struct launch *l, struct husk_err **err)
 	if (r < 0)
 		return r;
 	r = sync_send(l->sync_fd[0], SYNC_HOOKS_DONE, 0, NULL);
-	if (r == 0)
-		r = sync_send_blob(l->sync_fd[0], state, len);
 	if (r < 0)
 		return husk_err_set(err, -r, "write to container init");
 	return 0;
@@ -261,9 +259,10 @@ bool launch_has_create_hooks(const struct oci_config *cfg)
 
 char *launch_state_json(const struct launch *l, const char *status, size_t *len)
 {
+	cleanup_free char *now = oci_time_rfc3339(NULL);
 	struct husk_state st = {
 		.version = 1, .id = (char *)l->opts->id, .bundle = l->bundle, .rootfs = l->rootfs,
-		.pid = l->pid, .annotations = l->cfg->annotations,
+		.pid = l->pid, .annotations = l->cfg->annotations, .created = now,
 	};
 
 	return oci_state_json(&st, status, false, len);

@@ -42,36 +42,3 @@ void sync_send_err(int fd, const struct husk_err *err)
 {
 	sync_send(fd, SYNC_ERROR, err ? err->code : EINVAL, err ? err->msg : "unknown error");
 }
-
-int sync_send_blob(int fd, const char *buf, size_t len)
-{
-	while (send(fd, buf, len, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
-}
-
-int sync_recv_blob(int fd, char **buf, size_t *len)
-{
-	ssize_t n;
-
-	/* MSG_PEEK|MSG_TRUNC tells the size of the next record without consuming it. */
-	do
-		n = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	*buf = xmalloc((size_t)n + 1);
-	do
-		n = recv(fd, *buf, (size_t)n, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		free(*buf);
-		*buf = NULL;
-		return -errno;
-	}
-	(*buf)[n] = '\0';
-	*len = (size_t)n;
-	return 0;
-}

@@ -14,7 +14,7 @@ enum sync_type {
 	SYNC_READY,	/* init → parent: everything done, waiting on exec.fifo */
 	SYNC_ERROR,	/* init → parent: a step failed; err + msg say which */
 	SYNC_HOOKS_REQ,	/* init → parent: mounts done; run prestart + createRuntime hooks */
-	SYNC_HOOKS_DONE,	/* parent → init: done; a blob with the state JSON follows */
+	SYNC_HOOKS_DONE,	/* parent → init: done; the init runs createContainer hooks */
 };
 
 struct sync_msg {
@@ -27,8 +27,5 @@ struct sync_msg {
 int sync_send(int fd, enum sync_type type, int errnum, const char *msg);
 /* Receive one message; -EPIPE when the other end closed without a message. */
 int sync_recv(int fd, struct sync_msg *m);
-/* A variable-length payload after a message (the state JSON for in-container hooks). */
-int sync_send_blob(int fd, const char *buf, size_t len);
-int sync_recv_blob(int fd, char **buf, size_t *len);
 /* Send SYNC_ERROR carrying err's message (the init's way to report a failed step). */
 void sync_send_err(int fd, const struct husk_err *err);

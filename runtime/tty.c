@@ -76,6 +76,13 @@ int tty_setup_console(int console_fd, const struct oci_process *p, struct husk_e
 				      .ws_col = (unsigned short)p->console_width };
 
 		ioctl(slave, TIOCSWINSZ, &ws);
+	} else {
+		struct winsize ws;
+
+		/* Our stdin is still the caller's: when it is a terminal (husk run or exec -t in
+		 * the foreground), the program starts with its size, not 0x0. */
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+			ioctl(slave, TIOCSWINSZ, &ws);
 	}
 	for (int fd = 0; fd < 3; fd++) {
 		if (dup2(slave, fd) < 0) {
