@@ -38,6 +38,7 @@ struct launch {
 	int ns_fd[8];			/* fds of namespaces joined by path, -1 otherwise */
 	int state_dfd;			/* closed in init: its lock must not outlive create */
 	int clone_flags;		/* CLONE_NEW* to create */
+	bool new_cgroupns;		/* the init unshares a cgroup namespace after SYNC_GO */
 	int listen_fds;			/* LISTEN_FDS from the caller: passed before --preserve-fds */
 	struct netns_config net;	/* run.husk.net.* annotations */
 	bool net_up;			/* netns_setup() succeeded: delete must tear it down */

@@ -157,6 +157,8 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return husk_err_msg(err, EPROTO, "init: no go from husk create");
 	if ((r = join_namespaces(l, err)) < 0 || (r = become_root_in_userns(l, err)) < 0)
 		return r;
+	if (l->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		return husk_err_set(err, errno, "create cgroup namespace");
 	/* Every new network namespace gets lo up, as with runc. */
 	if (oci_config_ns(l->cfg, OCI_NS_NETWORK) && !oci_config_ns(l->cfg, OCI_NS_NETWORK)->path &&
 	    (r = netns_lo_up(err)) < 0)

@@ -46,6 +46,10 @@ static int open_ns_paths(struct launch *l, struct husk_err **err)
 	/* A time namespace only takes offsets before its first process: it is unshared by
 	 * the parent (time_for_children), never created by clone3. */
 	l->clone_flags &= ~CLONE_NEWTIME;
+	/* A cgroup namespace is rooted where its first process is when it is made: the init
+	 * unshares it after the parent has put it in every cgroup (v1 joins come after clone). */
+	l->new_cgroupns = l->clone_flags & CLONE_NEWCGROUP;
+	l->clone_flags &= ~CLONE_NEWCGROUP;
 	return 0;
 }
 
