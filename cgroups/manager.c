@@ -284,7 +284,16 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 		v1 = cgroup_v1_available(needs & ~cg_parse_ctrls(avail));
 	if ((r = refuse_missing(needs & ~cg_parse_ctrls(avail) & ~v1, field, root->hybrid, err)) < 0)
 		return r;
-	r = make_dirs(root, rel, !cc->cgroups_path || !*cc->cgroups_path, err, cg);
+	/* A delete may remove the shared, empty default parent between our mkdir and our
+	 * leaf's (see drop_default_parent): then the leaf's mkdir says ENOENT; try again. */
+	for (int tries = 0; tries < 5; tries++) {
+		r = make_dirs(root, rel, !cc->cgroups_path || !*cc->cgroups_path, err, cg);
+		if (r != -ENOENT)
+			break;
+		husk_err_freep(err);
+		free(cg->path);
+		cg->path = NULL;
+	}
 	if (r == 0) {
 		free(avail);
 		avail = cg_read(cg->dfd, "cgroup.controllers");
@@ -464,6 +473,27 @@ static int rmdir_tree(const char *path, int depth)
 	return rmdir(path) < 0 ? -errno : 0;
 }
 
+/* The default parent (husk/) is shared: the last container to go removes it, so nothing of
+ * husk's stays in the host's hierarchy. rmdir fails harmlessly while it has other children. */
+static void drop_default_parent(const char *path)
+{
+	static const char *const roots[] = { HOST_CGROUP "/unified/", HOST_CGROUP "/" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		size_t n = strlen(roots[i]);
+		const char *rest = path + n;
+
+		if (strncmp(path, roots[i], n) != 0 || !startswith(rest, CGROUP_DEFAULT_PARENT "/"))
+			continue;
+		if (!strchr(rest + strlen(CGROUP_DEFAULT_PARENT "/"), '/')) {
+			cleanup_free char *parent = xstrndup(path, n + strlen(CGROUP_DEFAULT_PARENT));
+
+			rmdir(parent);
+		}
+		return;
+	}
+}
+
 int cgroup_remove(const char *path, struct husk_err **err)
 {
 	struct timespec ts = { 0, 1000000 };
@@ -477,6 +507,7 @@ int cgroup_remove(const char *path, struct husk_err **err)
 			/* The unified cgroup is empty, so its v1 twins (hybrid hosts) are too. */
 			if (startswith(path, HOST_CGROUP "/unified/"))
 				cgroup_v1_remove(path + strlen(HOST_CGROUP "/unified/"));
+			drop_default_parent(path);
 			return 0;
 		}
 		if (r != -EBUSY)

@@ -190,9 +190,17 @@ int cgroup_v1_create(const char *rel, const struct oci_resources *res, unsigned 
 {
 	int r = 0;
 
-	for (int c = 0; c < CGROUP_CTRLS && r == 0; c++)
-		if (ctrls & CGROUP_BIT(c))
+	for (int c = 0; c < CGROUP_CTRLS && r == 0; c++) {
+		if (!(ctrls & CGROUP_BIT(c)))
+			continue;
+		/* ENOENT: another delete removed the empty shared parent meanwhile; again. */
+		for (int tries = 0; tries < 5; tries++) {
 			r = v1_mkdirs(v1_dirs[c], rel, err);
+			if (r != -ENOENT)
+				break;
+			husk_err_freep(err);
+		}
+	}
 	if (r == 0 && (ctrls & CGROUP_BIT(CGROUP_CTRL_CPUSET)))
 		r = v1_cpuset(rel, res->cpu, err);
 	if (r == 0 && (ctrls & CGROUP_BIT(CGROUP_CTRL_CPU)))
@@ -224,8 +232,13 @@ int cgroup_v1_devices(const char *rel, const struct cgroup_config *cc, struct hu
 	rules = cgroup_dev_rules(cc, &n, err);
 	if (!rules)
 		return -EINVAL;
-	if ((r = v1_mkdirs("devices", rel, err)) < 0 ||
-	    (r = v1_write("devices", rel, "devices.deny", "a", err)) < 0)
+	for (int tries = 0; tries < 5; tries++) {
+		r = v1_mkdirs("devices", rel, err);
+		if (r != -ENOENT)
+			break;
+		husk_err_freep(err);
+	}
+	if (r < 0 || (r = v1_write("devices", rel, "devices.deny", "a", err)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct cgroup_dev_rule *d = &rules[i];
@@ -272,5 +285,13 @@ void cgroup_v1_remove(const char *rel)
 		 * the kernel finishes tearing them down. */
 		for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
 			usleep(2000);
+		/* The shared default parent goes with its last child (see manager.c). */
+		if (startswith(rel, CGROUP_DEFAULT_PARENT "/") &&
+		    !strchr(rel + strlen(CGROUP_DEFAULT_PARENT "/"), '/')) {
+			cleanup_free char *parent = xasprintf(V1_ROOT "/%s/" CGROUP_DEFAULT_PARENT,
+							      v1_all[c]);
+
+			rmdir(parent);
+		}
 	}
 }
