@@ -101,6 +101,8 @@ unsigned cgroup_v1_available(unsigned wanted);
 int cgroup_v1_create(const char *rel, const struct oci_resources *res, unsigned ctrls,
 		     struct husk_err **err);
 void cgroup_v1_remove(const char *rel);
+/* rmdir the empty directories above root/rel, when rel is under husk/ (husk's own). */
+void cgroup_drop_empty_parents(const char *root, const char *rel);
 int cgroup_v1_devices(const char *rel, const struct cgroup_config *cc, struct husk_err **err);
 /* The value of `key` in a flat-keyed file ("key value\n..."); false when absent. */
 bool cg_keyed(const char *buf, const char *key, uint64_t *out);

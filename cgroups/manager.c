@@ -313,6 +313,7 @@ int cgroup_create_in(const struct cgroup_root *root, const struct cgroup_config 
 			cgroup_v1_remove(rel);
 		if (cg->created && cg->path && unlinkat(AT_FDCWD, cg->path, AT_REMOVEDIR) < 0)
 			log_warn("cgroups: cannot remove `%s`: %s", cg->path, strerror(errno));
+		cgroup_drop_empty_parents(root->path, rel);
 		return r;
 	}
 	*out = TAKE_PTR(cg);
@@ -473,24 +474,36 @@ static int rmdir_tree(const char *path, int depth)
 	return rmdir(path) < 0 ? -errno : 0;
 }
 
-/* The default parent (husk/) is shared: the last container to go removes it, so nothing of
- * husk's stays in the host's hierarchy. rmdir fails harmlessly while it has other children. */
+/* Everything under husk/ (default and relative cgroupsPaths) is husk's own: the last
+ * container to go removes the empty directories above its leaf, husk/ included, so nothing of
+ * husk's stays in the host's hierarchy. rmdir stops harmlessly at the first one in use.
+ * Absolute paths are never walked up: their parents may be someone else's. */
+void cgroup_drop_empty_parents(const char *root, const char *rel)
+{
+	cleanup_free char *path = NULL;
+	char *slash;
+
+	if (!startswith(rel, CGROUP_DEFAULT_PARENT "/"))
+		return;
+	path = xasprintf("%s/%s", root, rel);
+	while ((slash = strrchr(path, '/')) && (size_t)(slash - path) > strlen(root)) {
+		*slash = '\0';
+		if (rmdir(path) < 0)
+			return;
+	}
+}
+
 static void drop_default_parent(const char *path)
 {
-	static const char *const roots[] = { HOST_CGROUP "/unified/", HOST_CGROUP "/" };
+	static const char *const roots[] = { HOST_CGROUP "/unified", HOST_CGROUP };
 
 	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
 		size_t n = strlen(roots[i]);
-		const char *rest = path + n;
 
-		if (strncmp(path, roots[i], n) != 0 || !startswith(rest, CGROUP_DEFAULT_PARENT "/"))
-			continue;
-		if (!strchr(rest + strlen(CGROUP_DEFAULT_PARENT "/"), '/')) {
-			cleanup_free char *parent = xstrndup(path, n + strlen(CGROUP_DEFAULT_PARENT));
-
-			rmdir(parent);
+		if (strncmp(path, roots[i], n) == 0 && path[n] == '/') {
+			cgroup_drop_empty_parents(roots[i], path + n + 1);
+			return;
 		}
-		return;
 	}
 }
 

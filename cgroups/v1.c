@@ -285,13 +285,11 @@ void cgroup_v1_remove(const char *rel)
 		 * the kernel finishes tearing them down. */
 		for (int i = 0; i < 50 && rmdir(path) < 0 && errno == EBUSY; i++)
 			usleep(2000);
-		/* The shared default parent goes with its last child (see manager.c). */
-		if (startswith(rel, CGROUP_DEFAULT_PARENT "/") &&
-		    !strchr(rel + strlen(CGROUP_DEFAULT_PARENT "/"), '/')) {
-			cleanup_free char *parent = xasprintf(V1_ROOT "/%s/" CGROUP_DEFAULT_PARENT,
-							      v1_all[c]);
+		/* husk's own empty parents go with their last child (see manager.c). */
+		{
+			cleanup_free char *root = xasprintf(V1_ROOT "/%s", v1_all[c]);
 
-			rmdir(parent);
+			cgroup_drop_empty_parents(root, rel);
 		}
 	}
 }
