@@ -616,3 +616,19 @@ char *json_gen_dup(struct json_gen *g, size_t *len)
 		*len = n;
 	return xstrndup(buf, n);
 }
+
+int json_need_str(const struct json_node *obj, const struct json_path *p, const char *key,
+		  char **out, struct husk_err **err)
+{
+	int r = json_read_str(obj, p, key, out, err);
+
+	return r == 0 ? json_missing(err, p, key) : (r < 0 ? r : 0);
+}
+
+int json_need_strv(const struct json_node *obj, const struct json_path *p, const char *key,
+		   char ***out, struct husk_err **err)
+{
+	int r = json_read_strv(obj, p, key, out, err);
+
+	return r == 0 ? json_missing(err, p, key) : (r < 0 ? r : 0);
+}

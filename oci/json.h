@@ -89,6 +89,12 @@ int json_read_arr(const struct json_node *obj, const struct json_path *p, const 
 		  const struct json_node **out, struct husk_err **err);
 /* "PATH.key: required field missing"; returns -EINVAL. */
 int json_missing(struct husk_err **err, const struct json_path *p, const char *key);
+/* Required members: like json_read_str/strv, but absent (or null) is json_missing().
+ * Return 0 or -EINVAL. */
+int json_need_str(const struct json_node *obj, const struct json_path *p, const char *key,
+		  char **out, struct husk_err **err);
+int json_need_strv(const struct json_node *obj, const struct json_path *p, const char *key,
+		   char ***out, struct husk_err **err);
 
 /* ---- writing ---- */
 

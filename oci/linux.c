@@ -17,9 +17,7 @@ static int parse_namespace(const struct json_node *n, const struct json_path *p,
 
 	if ((r = json_as_obj(n, p, err)) < 0)
 		return r;
-	if ((r = json_read_str(n, p, "type", &type, err)) == 0)
-		return json_missing(err, p, "type");
-	if (r < 0)
+	if ((r = json_need_str(n, p, "type", &type, err)) < 0)
 		return r;
 	t = oci_ns_from_name(type);
 	if (t < 0)
@@ -118,9 +116,7 @@ static int parse_seccomp_arg(const struct json_node *n, const struct json_path *
 		return json_missing(err, p, "value");
 	if (r < 0 || (r = json_read_u64(n, p, "valueTwo", UINT64_MAX, &a->value_two, err)) < 0)
 		return r;
-	if ((r = json_read_str(n, p, "op", &a->op, err)) == 0)
-		return json_missing(err, p, "op");
-	return r < 0 ? r : 0;
+	return json_need_str(n, p, "op", &a->op, err);
 }
 
 static int parse_syscall(const struct json_node *n, const struct json_path *p, void *item,
@@ -131,9 +127,7 @@ static int parse_syscall(const struct json_node *n, const struct json_path *p, v
 
 	if ((r = json_as_obj(n, p, err)) < 0)
 		return r;
-	if ((r = json_read_strv(n, p, "names", &s->names, err)) == 0)
-		return json_missing(err, p, "names");
-	if (r < 0)
+	if ((r = json_need_strv(n, p, "names", &s->names, err)) < 0)
 		return r;
 	if ((r = json_read_str(n, p, "action", &s->action, err)) == 0)
 		return json_missing(err, p, "action");

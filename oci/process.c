@@ -77,9 +77,7 @@ static int parse_rlimit(const struct json_node *n, const struct json_path *p, vo
 	if ((r = json_as_obj(n, p, err)) < 0)
 		return r;
 	rl->resource = -1;
-	if ((r = json_read_str(n, p, "type", &rl->type, err)) == 0)
-		return json_missing(err, p, "type");
-	if (r < 0)
+	if ((r = json_need_str(n, p, "type", &rl->type, err)) < 0)
 		return r;
 	if ((r = json_read_u64(n, p, "soft", UINT64_MAX, &rl->soft, err)) == 0)
 		return json_missing(err, p, "soft");
@@ -116,9 +114,7 @@ static int parse_ioprio(const struct json_node *n, const struct json_path *p,
 	int64_t prio;
 	int r;
 
-	if ((r = json_read_str(n, p, "class", &io->klass, err)) == 0)
-		return json_missing(err, p, "class");
-	if (r < 0)
+	if ((r = json_need_str(n, p, "class", &io->klass, err)) < 0)
 		return r;
 	if ((r = json_read_i64(n, p, "priority", INT_MIN, INT_MAX, &prio, err)) == 0)
 		return json_missing(err, p, "priority");

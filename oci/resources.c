@@ -163,9 +163,7 @@ static int parse_hugepage(const struct json_node *n, const struct json_path *p, 
 
 	if ((r = json_as_obj(n, p, err)) < 0)
 		return r;
-	if ((r = json_read_str(n, p, "pageSize", &h->page_size, err)) == 0)
-		return json_missing(err, p, "pageSize");
-	if (r < 0)
+	if ((r = json_need_str(n, p, "pageSize", &h->page_size, err)) < 0)
 		return r;
 	if ((r = json_read_u64(n, p, "limit", UINT64_MAX, &h->limit, err)) == 0)
 		return json_missing(err, p, "limit");
@@ -180,9 +178,7 @@ static int parse_net_priority(const struct json_node *n, const struct json_path 
 
 	if ((r = json_as_obj(n, p, err)) < 0)
 		return r;
-	if ((r = json_read_str(n, p, "name", &np->name, err)) == 0)
-		return json_missing(err, p, "name");
-	if (r < 0)
+	if ((r = json_need_str(n, p, "name", &np->name, err)) < 0)
 		return r;
 	if ((r = oci_read_u32(n, p, "priority", &np->priority, err)) == 0)
 		return json_missing(err, p, "priority");
