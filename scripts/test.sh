@@ -52,10 +52,27 @@ fail_part() {
 	echo "$1: FAILED: $2"
 }
 
+# failure_details FILE: the diagnostics of each failed test in a TAP stream
+# (the "#" lines after a "not ok"), at most 30 lines each, so that a CI log
+# shows why without the build directory.
+failure_details() {
+	[ -f "$1" ] || return 0
+	awk '/^not ok / && !/# (TODO|SKIP|skip)/ { show = 1; n = 0; print; next }
+		/^(ok|not ok) / { show = 0 }
+		show && /^#/ && n < 30 { print "  " $0; n++ }' "$1"
+}
+
 finish() {
 	if [ "${#FAILURES[@]}" -gt 0 ]; then
 		section "failures"
 		printf '  %s\n' "${FAILURES[@]}"
+		local f
+		for f in "$LOGS/unit.tap" "$LOGS/integration.tap" "$LOGS/hostbed.tap"; do
+			if grep -q '^not ok ' "$f" 2>/dev/null; then
+				section "details: ${f##*/}"
+				failure_details "$f"
+			fi
+		done
 	fi
 	echo
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"

@@ -536,14 +536,23 @@ host_freezer() {
 	[ "$(task_status ct-exec)" = RUNNING ]
 }
 
+# ctr_in_pty ARGS...: run ctr ARGS with stdin, stdout and stderr the slave of
+# a fresh pty (util-linux script). The timeout stays outside script: inside,
+# timeout would put ctr in a process group of its own, in the background of
+# the pty, and ctr's terminal set-up would stop it on SIGTTOU. SHELL is set
+# so the result does not depend on the caller's environment.
+ctr_in_pty() {
+	local cmd
+	cmd="$(printf '%q ' ctr --address "$CTRD_SOCK" --namespace "$CTRD_NS" "$@")"
+	run timeout -k 5 40 env SHELL=/bin/sh script -qec "$cmd" /dev/null </dev/null
+	echo "script: status $status, output: $output" >&2
+}
+
 @test "ctr task exec -t: the process gets a pty of the container" {
 	command -v script >/dev/null || skip "needs script (util-linux)"
 	start_task ct-tty
-	local cmd
-	cmd="$(printf '%q ' timeout 30 ctr --address "$CTRD_SOCK" --namespace "$CTRD_NS" \
-		task exec --fifo-dir "$CTRD_DIR/fifo" -t --exec-id t1 ct-tty sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty')"
-	run script -qec "$cmd" /dev/null </dev/null
-	echo "script: status $status, output: $output" >&2
+	ctr_in_pty task exec --fifo-dir "$CTRD_DIR/fifo" -t --exec-id t1 ct-tty \
+		sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty'
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ /dev/pts/[0-9]+ ]]
 	assert_contains "$output" "both-tty"
@@ -556,12 +565,8 @@ host_freezer() {
 @test "ctr run -t: the init gets a pty" {
 	command -v script >/dev/null || skip "needs script (util-linux)"
 	IDS+=(ct-runtty)
-	local cmd
-	cmd="$(printf '%q ' timeout 30 ctr --address "$CTRD_SOCK" --namespace "$CTRD_NS" \
-		run --fifo-dir "$CTRD_DIR/fifo" --rm -t --runc-binary "$HUSK" --runc-root "$RUNC_ROOT" "$OCI_BUSYBOX_REF" ct-runtty \
-		sh -c 'tty; exit 4')"
-	run script -qec "$cmd" /dev/null </dev/null
-	echo "script: status $status, output: $output" >&2
+	ctr_in_pty run --fifo-dir "$CTRD_DIR/fifo" --rm -t --runc-binary "$HUSK" --runc-root "$RUNC_ROOT" \
+		"$OCI_BUSYBOX_REF" ct-runtty sh -c 'tty; exit 4'
 	[ "$status" -eq 4 ]
 	[[ "$output" =~ /dev/pts/[0-9]+ ]]
 }
