@@ -2,11 +2,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -72,6 +75,34 @@ int fd_write_at(int dfd, const char *name, const char *val, struct husk_err **er
 	r = write_all(fd, val, strlen(val));
 	if (r < 0)
 		return husk_err_set(err, -r, "write `%s`", name);
+	return 0;
+}
+
+/* Writes into /proc change the kernel (sysctl, oom_score_adj): the file must be procfs's own,
+ * not a file or a bind mount that a container rootfs put at that path (the 2025 runc mount-race
+ * class). The lookup starts from a procfs root, may not cross a mount or follow a magic link,
+ * and the opened file is checked to be on procfs before anything is written. */
+int proc_write(const char *rel, const char *val, struct husk_err **err)
+{
+	struct open_how how = { .flags = O_WRONLY | O_TRUNC | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS };
+	cleanup_close int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = -1;
+	struct statfs sf;
+	int r;
+
+	if (proc < 0)
+		return husk_err_set(err, errno, "open `/proc`");
+	if (fstatfs(proc, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return husk_err_msg(err, EXDEV, "`/proc` is not a procfs mount");
+	fd = (int)syscall(SYS_openat2, proc, rel, &how, sizeof(how));
+	if (fd < 0)
+		return husk_err_set(err, errno, "open `/proc/%s`", rel);
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return husk_err_msg(err, EXDEV, "`/proc/%s` is not a procfs file", rel);
+	r = write_all(fd, val, strlen(val));
+	if (r < 0)
+		return husk_err_set(err, -r, "write `/proc/%s`", rel);
 	return 0;
 }
 

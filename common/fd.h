@@ -13,6 +13,9 @@ int read_all(int fd, char **out, size_t *len);
 /* Write `val` to the existing file `name` under dirfd (O_WRONLY|O_TRUNC). */
 int fd_write_at(int dfd, const char *name, const char *val, struct husk_err **err);
 /* Read the whole file `name` under dirfd. */
+/* Write val to /proc/REL through an fd verified to be on procfs, found without crossing a
+ * mount or following a magic link. */
+int proc_write(const char *rel, const char *val, struct husk_err **err);
 int fd_read_at(int dfd, const char *name, char **out, size_t *len, struct husk_err **err);
 /* Replace `name` under dirfd atomically: write a temporary file, rename it over. */
 int fd_write_atomic(int dfd, const char *name, const void *buf, size_t len, mode_t mode,

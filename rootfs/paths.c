@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -34,6 +35,13 @@ static int mask_path(int rootfd, const char *path, struct husk_err **err)
 	null = resolve_open(rootfd, "/dev/null", O_PATH, 0);
 	if (null < 0)
 		return husk_err_set(err, -null, "open the container's `/dev/null`");
+	/* The rootfs owns /dev/null when /dev is not a fresh tmpfs: a symlink to a procfs file or
+	 * a plain file there would turn the mask into a bind of something writable. */
+	if (fstat(null, &st) < 0)
+		return husk_err_set(err, errno, "stat the container's `/dev/null`");
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+		return husk_err_msg(err, EPERM, "the container's `/dev/null` is not the null device "
+				    "(char 1:3), refusing to mask with it");
 	if (mount(fd_path(null, np), fd_path(fd, p), NULL, MS_BIND, NULL) < 0)
 		return husk_err_set(err, errno, "bind `/dev/null`");
 	return 0;

@@ -22,6 +22,7 @@ struct command {
 	const char *name;
 	int (*fn)(struct globals *g, int argc, char **argv);
 	const char *summary;
+	bool enters;	/* puts a husk process into a container: run from a sealed copy */
 };
 
 int cmd_create(struct globals *g, int argc, char **argv);

@@ -75,7 +75,7 @@ static int set_oom_score_adj(struct launch *l, struct husk_err **err)
 	if (!p->oom_score_adj.set)
 		return 0;
 	snprintf(val, sizeof(val), "%lld", (long long)p->oom_score_adj.v);
-	if (fd_write_at(AT_FDCWD, "/proc/self/oom_score_adj", val, err) < 0)
+	if (proc_write("self/oom_score_adj", val, err) < 0)
 		return husk_err_wrap(err, "process.oomScoreAdj");
 	return 0;
 }
@@ -96,12 +96,12 @@ static int set_sysctls(struct launch *l, struct husk_err **err)
 	const struct oci_map *m = &l->cfg->linux.sysctl;
 
 	for (size_t i = 0; i < m->n; i++) {
-		cleanup_free char *path = xasprintf("/proc/sys/%s", m->items[i].key);
+		cleanup_free char *path = xasprintf("sys/%s", m->items[i].key);
 
 		/* As runc: dots become slashes; a key written with slashes is already a path. */
-		for (char *p = path + 10; *p; p++)
+		for (char *p = path + 4; *p; p++)
 			*p = *p == '.' ? '/' : *p;
-		if (fd_write_at(AT_FDCWD, path, m->items[i].value, err) < 0)
+		if (proc_write(path, m->items[i].value, err) < 0)
 			return husk_err_wrap(err, "linux.sysctl[\"%s\"]", m->items[i].key);
 	}
 	return 0;

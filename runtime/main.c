@@ -10,24 +10,25 @@
 #include "oci/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "selfexe.h"
 
 static const struct command commands[] = {
-	{ "create", cmd_create, "create a container (its process waits for start)" },
-	{ "start", cmd_start, "run the user program of a created container" },
-	{ "run", cmd_run, "create and start a container, wait for it unless --detach" },
-	{ "exec", cmd_exec, "run a new process inside a running container" },
-	{ "state", cmd_state, "print the state of a container as OCI JSON" },
-	{ "kill", cmd_kill, "send a signal to a container's init (or all its processes)" },
-	{ "delete", cmd_delete, "delete a container and everything husk made for it" },
-	{ "list", cmd_list, "list the containers under --root" },
-	{ "spec", cmd_spec, "write a default config.json" },
-	{ "features", cmd_features, "print what this runtime supports (runtime-spec features)" },
-	{ "pause", cmd_pause, "freeze every process of a container" },
-	{ "resume", cmd_resume, "thaw a paused container" },
-	{ "ps", cmd_ps, "list the processes of a container" },
-	{ "update", cmd_update, "change a running container's resource limits" },
-	{ "events", cmd_events, "print resource usage and OOM events (runc's format)" },
-	{ "help", cmd_help, "show help for husk or one command" },
+	{ "create", cmd_create, "create a container (its process waits for start)", true },
+	{ "start", cmd_start, "run the user program of a created container", false },
+	{ "run", cmd_run, "create and start a container, wait for it unless --detach", true },
+	{ "exec", cmd_exec, "run a new process inside a running container", true },
+	{ "state", cmd_state, "print the state of a container as OCI JSON", false },
+	{ "kill", cmd_kill, "send a signal to a container's init (or all its processes)", false },
+	{ "delete", cmd_delete, "delete a container and everything husk made for it", false },
+	{ "list", cmd_list, "list the containers under --root", false },
+	{ "spec", cmd_spec, "write a default config.json", false },
+	{ "features", cmd_features, "print what this runtime supports (runtime-spec features)", false },
+	{ "pause", cmd_pause, "freeze every process of a container", false },
+	{ "resume", cmd_resume, "thaw a paused container", false },
+	{ "ps", cmd_ps, "list the processes of a container", false },
+	{ "update", cmd_update, "change a running container's resource limits", false },
+	{ "events", cmd_events, "print resource usage and OOM events (runc's format)", false },
+	{ "help", cmd_help, "show help for husk or one command", false },
 };
 
 static void usage(FILE *f)
@@ -118,6 +119,7 @@ static int parse_globals(struct globals *g, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct globals g = { .root = "/run/husk" };
+	struct husk_err *err = NULL;
 	const char *name;
 
 	if (parse_globals(&g, argc, argv) != 0)
@@ -135,6 +137,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!streq(commands[i].name, name))
 			continue;
+		/* Before anything is created: the re-executed copy parses argv again. */
+		if (commands[i].enters && selfexe_ensure_sealed(argv, &err) < 0)
+			return cmd_report(&g, err);
 		argv += optind;
 		argc -= optind;
 		optind = 0;	/* glibc: 0 re-initialises getopt for the command's own options */

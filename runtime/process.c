@@ -12,21 +12,23 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "process.h"
+#include "rootfs/rootfs.h"
 
 int process_enter_cwd(const char *cwd, struct husk_err **err)
 {
-	cleanup_free char *tmp = xstrdup(cwd);
+	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dir = -1;
 
-	/* Like runc, a missing cwd is created (we are still root here). */
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(tmp, 0755);
-		*p = '/';
-	}
-	mkdir(tmp, 0755);
-	if (chdir(cwd) < 0)
+	if (root < 0)
+		return husk_err_set(err, errno, "process.cwd: open `/`");
+	/* Like runc, a missing cwd is created (we are still root here). Every component is
+	 * resolved inside the container's root without magic links: a cwd of /proc/self/fd/N
+	 * naming a directory fd the runtime still holds would otherwise leave the process in a
+	 * host directory (CVE-2024-21626). */
+	dir = rootfs_mkdir_in_root(root, cwd, 0755, err);
+	if (dir < 0)
+		return husk_err_wrap(err, "process.cwd `%s`", cwd);
+	if (fchdir(dir) < 0)
 		return husk_err_set(err, errno, "process.cwd: chdir `%s`", cwd);
 	return 0;
 }
