@@ -153,6 +153,24 @@ char *oci_state_json(const struct husk_state *s, const char *status, bool pretty
 	return json_gen_dup(g, len);
 }
 
+char *oci_process_state_json(const struct husk_state *s, const char *status, int pid,
+			     const char *metadata, const char *const *fds, size_t *len)
+{
+	cleanup_json_gen struct json_gen *g = json_gen_new(NULL);
+
+	json_gen_map_open(g);
+	json_gen_kstr(g, "ociVersion", OCI_VERSION);
+	json_gen_key(g, "fds");
+	json_gen_strv(g, fds);
+	json_gen_kint64(g, "pid", pid);
+	if (metadata)
+		json_gen_kstr(g, "metadata", metadata);
+	json_gen_key(g, "state");
+	gen_oci_state(g, s, status, false);
+	json_gen_map_close(g);
+	return json_gen_dup(g, len);
+}
+
 char *oci_state_list_json(const struct husk_state *const *s, const char *const *status, size_t n,
 			  size_t *len)
 {

@@ -42,6 +42,13 @@ void husk_state_free(struct husk_state *s);
  * Returns a malloc'd NUL-terminated string without a trailing newline. */
 char *oci_state_json(const struct husk_state *s, const char *status, bool pretty, size_t *len);
 
+/* The container process state sent to a seccomp listener (config-linux.md#seccomp,
+ * listenerPath): ociVersion, fds (the names of the fds sent alongside, in order), pid of
+ * the process the filter belongs to, metadata (listenerMetadata, when set) and state, the
+ * container's OCI state with `status`. Compact, malloc'd, NUL-terminated. */
+char *oci_process_state_json(const struct husk_state *s, const char *status, int pid,
+			     const char *metadata, const char *const *fds, size_t *len);
+
 /* `husk list --format json`: a compact array of the same objects, s[i] with status[i];
  * pid is always present (0 when stopped), as in runc's list. An empty list is [] (runc
  * prints null there; [] decodes the same for Go callers and is valid for everyone else). */

@@ -225,6 +225,15 @@ static int check_seccomp(const struct oci_seccomp *s, const struct json_path *p,
 		return r;
 	if (s->listener_metadata && !s->listener_path)
 		return json_err(err, JSON_KEY(p, "listenerMetadata"), "requires listenerPath");
+	/* The filter would stop the init's own next syscall with nobody listening yet. */
+	if (streq(s->default_action, "SCMP_ACT_NOTIFY"))
+		return json_err(err, JSON_KEY(p, "defaultAction"),
+				"SCMP_ACT_NOTIFY cannot be the default action");
+	for (size_t i = 0; i < s->n_syscalls; i++)
+		if (streq(s->syscalls[i].action, "SCMP_ACT_NOTIFY") &&
+		    (!s->listener_path || !s->listener_path[0]))
+			return json_err(err, JSON_KEY(JSON_IDX(JSON_KEY(p, "syscalls"), i), "action"),
+					"SCMP_ACT_NOTIFY requires linux.seccomp.listenerPath");
 	for (size_t i = 0; i < s->n_syscalls; i++)
 		if ((r = check_syscall(&s->syscalls[i], JSON_IDX(JSON_KEY(p, "syscalls"), i),
 				       err)) < 0)

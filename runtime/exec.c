@@ -32,6 +32,7 @@ struct exec_ctx {
 	int sync[2], console_fd, tty_peer;
 	int cgroup_fd;			/* the container's cgroup, or -1 */
 	char *cgroup_path;
+	struct husk_state *st;		/* the container's state, for a seccomp listener */
 	pid_t pid;
 };
 
@@ -266,7 +267,8 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *x)
 		fd_set_cloexec(3 + i, 0);
 	}
 	fd_close_from(3, keep, n);
-	if (process_set_identity(x->p, x->cfg->linux.seccomp, &err) < 0)
+	if (process_set_identity(x->p, x->cfg->linux.seccomp,
+				 &(struct seccomp_handoff){ sync_seccomp_handoff, &x->sync[1] }, &err) < 0)
 		goto fail;
 	prctl(PR_SET_PDEATHSIG, 0);
 	/* Success is the sync socket closing on exec: the parent then reads EOF. */
@@ -275,6 +277,34 @@ static __attribute__((noreturn)) void exec_child(struct exec_ctx *x)
 fail:
 	sync_send_err(x->sync[1], err);
 	_exit(1);
+}
+
+/* One message from the new process: 1 when it was a seccomp fd, forwarded to the listener
+ * (wait for the next), 0 for any other message, -EPIPE when the process executed. */
+static int recv_child(struct exec_ctx *x, struct sync_msg *m, struct husk_err **err)
+{
+	static const char *const fds[] = { "seccompFd", NULL };
+	const struct oci_seccomp *sc = x->cfg->linux.seccomp;
+	cleanup_close int nfd = -1;
+	cleanup_free char *json = NULL;
+	size_t len;
+	int r;
+
+	r = sync_recv_fd(x->sync[0], m, &nfd);
+	if (r < 0 || m->type != SYNC_SECCOMP_FD)
+		return r;
+	if (nfd < 0 || !x->st || !sc || !sc->listener_path)
+		return 0;	/* reported as an unexpected answer */
+	json = oci_process_state_json(x->st, "running", x->pid, sc->listener_metadata, fds, &len);
+	r = seccomp_send_listener(sc, json, len, nfd, err);
+	if (r < 0) {
+		sync_send_err(x->sync[0], *err);
+		husk_err_free(*err);
+		*err = NULL;
+	} else {
+		sync_send(x->sync[0], SYNC_SECCOMP_DONE, 0, NULL);
+	}
+	return 1;
 }
 
 static int spawn(struct exec_ctx *x, struct husk_err **err)
@@ -296,7 +326,8 @@ static int spawn(struct exec_ctx *x, struct husk_err **err)
 	close(TAKE_FD(x->sync[1]));
 	if (x->console_fd >= 0)
 		close(TAKE_FD(x->console_fd));
-	r = sync_recv(x->sync[0], &m);
+	while ((r = recv_child(x, &m, err)) == 1)
+		;
 	if (r == -EPIPE)
 		return 0;
 	waitpid(x->pid, NULL, 0);
@@ -318,6 +349,7 @@ static void exec_ctx_free(struct exec_ctx *x)
 		close(x->console_fd);
 	if (x->tty_peer >= 0)
 		close(x->tty_peer);
+	husk_state_free(x->st);
 	if (x->cgroup_fd >= 0)
 		close(x->cgroup_fd);
 	free(x->cgroup_path);
@@ -353,6 +385,8 @@ static int prepare(struct exec_ctx *x, struct husk_err **err)
 		x->cgroup_path = xstrdup(c.st->cgroup_path);
 	if (r == 0)
 		r = setup_console(x, err);
+	if (r == 0 && seccomp_uses_notify(x->cfg->linux.seccomp))
+		x->st = TAKE_PTR(c.st);
 	store_close_ct(&s, &c);
 	return r;
 }

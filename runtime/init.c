@@ -189,7 +189,9 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 		return r;
 	if ((r = exe_lookup(p->args[0], p->env, exe, err)) < 0)
 		return husk_err_wrap(err, "unable to start container process");
-	return process_set_identity(p, l->cfg->linux.seccomp, err);
+	return process_set_identity(p, l->cfg->linux.seccomp,
+				    &(struct seccomp_handoff){ sync_seccomp_handoff, &l->sync_fd[1] },
+				    err);
 }
 
 void init_main(struct launch *l)

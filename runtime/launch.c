@@ -22,6 +22,7 @@
 #include "cgroups/cgroups.h"
 #include "hooks/hook.h"
 #include "oci/state.h"
+#include "process.h"
 #include "sync.h"
 
 static int open_ns_paths(struct launch *l, struct husk_err **err)
@@ -209,6 +210,32 @@ static int runtime_hooks(struct launch *l, struct husk_err **err)
 	return 0;
 }
 
+/* config-linux.md#seccomp: the listener gets the container process state and the notify
+ * fd; the init waits for SYNC_SECCOMP_DONE before it goes on. */
+static int forward_seccomp(struct launch *l, int nfd, struct husk_err **err)
+{
+	const struct oci_seccomp *sc = l->cfg->linux.seccomp;
+	static const char *const fds[] = { "seccompFd", NULL };
+	cleanup_free char *now = oci_time_rfc3339(NULL), *json = NULL;
+	struct husk_state st = {
+		.version = 1, .id = (char *)l->opts->id, .bundle = l->bundle, .rootfs = l->rootfs,
+		.pid = l->pid, .annotations = l->cfg->annotations, .created = now,
+	};
+	size_t len;
+	int r;
+
+	if (nfd < 0 || !sc || !sc->listener_path)
+		return husk_err_msg(err, EPROTO, "container init sent a seccomp fd unasked");
+	json = oci_process_state_json(&st, "creating", l->pid, sc->listener_metadata, fds, &len);
+	r = seccomp_send_listener(sc, json, len, nfd, err);
+	if (r < 0)
+		return r;
+	r = sync_send(l->sync_fd[0], SYNC_SECCOMP_DONE, 0, NULL);
+	if (r < 0)
+		return husk_err_set(err, -r, "write to container init");
+	return 0;
+}
+
 static int parent_handshake(struct launch *l, struct husk_err **err)
 {
 	const struct oci_linux *lx = &l->cfg->linux;
@@ -237,7 +264,9 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 	if (r < 0)
 		return husk_err_set(err, -r, "start container init");
 	for (;;) {
-		r = sync_recv(l->sync_fd[0], &m);
+		cleanup_close int nfd = -1;
+
+		r = sync_recv_fd(l->sync_fd[0], &m, &nfd);
 		if (r == -EPIPE)
 			return husk_err_msg(err, EPIPE, "container init exited before it was ready");
 		if (r < 0)
@@ -246,10 +275,13 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 			return 0;
 		if (m.type == SYNC_ERROR)
 			return husk_err_msg(err, m.err > 0 ? m.err : EINVAL, "%s", m.msg);
-		if (m.type != SYNC_HOOKS_REQ)
-			return husk_err_msg(err, EPROTO, "container init sent unexpected message %u",
-					    m.type);
-		r = runtime_hooks(l, err);
+		if (m.type == SYNC_SECCOMP_FD)
+			r = forward_seccomp(l, nfd, err);
+		else if (m.type == SYNC_HOOKS_REQ)
+			r = runtime_hooks(l, err);
+		else
+			r = husk_err_msg(err, EPROTO, "container init sent unexpected message %u",
+					 m.type);
 		if (r < 0)
 			return r;
 	}

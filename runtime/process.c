@@ -64,14 +64,29 @@ char **process_build_env(const struct oci_process *p)
 	return env;
 }
 
+static int load_seccomp(const struct oci_seccomp *sc, const struct seccomp_handoff *h,
+			struct husk_err **err)
+{
+	int nfd = -1, r;
+
+	r = seccomp_apply(sc, &nfd, err);
+	if (r == 0 && nfd >= 0)
+		r = h && h->fn ? h->fn(h->arg, nfd, err)
+			       : husk_err_msg(err, EINVAL, "linux.seccomp: SCMP_ACT_NOTIFY is not "
+						   "supported here");
+	if (nfd >= 0)
+		close(nfd);
+	return r;
+}
+
 int process_set_identity(const struct oci_process *p, const struct oci_seccomp *sc,
-			 struct husk_err **err)
+			 const struct seccomp_handoff *h, struct husk_err **err)
 {
 	int r;
 
 	/* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still
 	 * have it. With it, load it last so it filters as little of our own set-up as possible. */
-	if (!p->no_new_privileges && (r = seccomp_apply(sc, err)) < 0)
+	if (!p->no_new_privileges && (r = load_seccomp(sc, h, err)) < 0)
 		return r;
 	if ((r = caps_drop_bounding(p->capabilities, err)) < 0)
 		return r;
@@ -81,7 +96,7 @@ int process_set_identity(const struct oci_process *p, const struct oci_seccomp *
 		return r;
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return husk_err_set(err, errno, "process.noNewPrivileges");
-	if (p->no_new_privileges && (r = seccomp_apply(sc, err)) < 0)
+	if (p->no_new_privileges && (r = load_seccomp(sc, h, err)) < 0)
 		return r;
 	return 0;
 }

@@ -14,9 +14,16 @@
 int process_enter_cwd(const char *cwd, struct husk_err **err);
 /* process.env plus HOME from /etc/passwd when it lacks one; strings borrowed from p. */
 char **process_build_env(const struct oci_process *p);
-/* seccomp (early without NNP), bounding set, user, caps, NNP, seccomp (late with NNP). */
+/* Hands a seccomp notify fd to the parent, which forwards it to listenerPath; returns once
+ * the listener has it (0) or with err set. */
+struct seccomp_handoff {
+	int (*fn)(void *arg, int notify_fd, struct husk_err **err);
+	void *arg;
+};
+/* seccomp (early without NNP), bounding set, user, caps, NNP, seccomp (late with NNP). A
+ * filter with SCMP_ACT_NOTIFY rules hands its fd over through h right after loading. */
 int process_set_identity(const struct oci_process *p, const struct oci_seccomp *sc,
-			 struct husk_err **err);
+			 const struct seccomp_handoff *h, struct husk_err **err);
 
 /* Default dispositions and an empty mask: what husk blocked must not reach the program. */
 void process_reset_signals(void);
@@ -32,7 +39,15 @@ char *user_home(uint32_t uid);
 int rlimits_apply(const struct oci_process *p, struct husk_err **err);
 
 /* seccomp.c */
-int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err);
+/* Build and load the filter; *notify_fd is its notify fd when a rule uses SCMP_ACT_NOTIFY,
+ * -1 otherwise (the caller closes it). */
+int seccomp_apply(const struct oci_seccomp *sc, int *notify_fd, struct husk_err **err);
+/* Whether any rule of sc uses SCMP_ACT_NOTIFY. */
+bool seccomp_uses_notify(const struct oci_seccomp *sc);
+/* Parent side: connect to sc->listenerPath and send the container process state JSON with
+ * the notify fd (config-linux.md#seccomp), one state per connection. */
+int seccomp_send_listener(const struct oci_seccomp *sc, const char *json, size_t len,
+			  int notify_fd, struct husk_err **err);
 
 /* exe.c: resolve args[0] the way runc (Go's exec.LookPath) does, with runc's error words. */
 int exe_lookup(const char *arg0, char *const *env, char **out, struct husk_err **err);

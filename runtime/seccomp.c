@@ -1,9 +1,14 @@
 /* linux.seccomp through libseccomp: build the filter from the config and load it.
  * Unknown syscall names are skipped with a warning, as runc does. */
 #include <errno.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include "common/cleanup.h"
+#include "common/fd.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "process.h"
@@ -60,8 +65,10 @@ static int action(const char *name, const struct oci_u64 *errno_ret, uint32_t *o
 		*out = SCMP_ACT_TRACE(eno);
 	else if (streq(name, "SCMP_ACT_LOG"))
 		*out = SCMP_ACT_LOG;
+	else if (streq(name, "SCMP_ACT_NOTIFY"))
+		*out = SCMP_ACT_NOTIFY;
 	else
-		return -EINVAL;	/* SCMP_ACT_NOTIFY needs the listener protocol (issue 4) */
+		return -EINVAL;
 	return 0;
 }
 
@@ -143,12 +150,21 @@ static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, uint32_t def
 	return 0;
 }
 
-int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err)
+bool seccomp_uses_notify(const struct oci_seccomp *sc)
+{
+	for (size_t i = 0; sc && i < sc->n_syscalls; i++)
+		if (streq(sc->syscalls[i].action, "SCMP_ACT_NOTIFY"))
+			return true;
+	return false;
+}
+
+int seccomp_apply(const struct oci_seccomp *sc, int *notify_fd, struct husk_err **err)
 {
 	scmp_filter_ctx ctx;
 	uint32_t def;
 	int r;
 
+	*notify_fd = -1;
 	if (!sc)
 		return 0;
 	if (action(sc->default_action, &sc->default_errno_ret, &def) < 0)
@@ -165,6 +181,57 @@ int seccomp_apply(const struct oci_seccomp *sc, struct husk_err **err)
 		if (r < 0)
 			r = husk_err_set(err, -r, "linux.seccomp: load filter");
 	}
+	/* libseccomp keeps the notify fd with the filter context: take a copy of our own. */
+	if (r == 0 && seccomp_uses_notify(sc)) {
+		int nfd = seccomp_notify_fd(ctx);
+
+		*notify_fd = nfd >= 0 ? fcntl(nfd, F_DUPFD_CLOEXEC, 3) : -1;
+		if (*notify_fd < 0)
+			r = husk_err_set(err, nfd < 0 ? -nfd : errno,
+					 "linux.seccomp: get the notify fd");
+	}
 	seccomp_release(ctx);
 	return r;
+}
+
+int seccomp_send_listener(const struct oci_seccomp *sc, const char *json, size_t len,
+			  int notify_fd, struct husk_err **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct iovec iov = { .iov_base = (void *)json, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	cleanup_close int fd = -1;
+	ssize_t n;
+
+	if (strlen(sc->listener_path) >= sizeof(sa.sun_path))
+		return husk_err_msg(err, ENAMETOOLONG, "linux.seccomp.listenerPath: `%s` is too "
+				    "long for a unix socket", sc->listener_path);
+	strcpy(sa.sun_path, sc->listener_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return husk_err_set(err, errno, "linux.seccomp.listenerPath: socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return husk_err_set(err, errno, "linux.seccomp.listenerPath: connect `%s`",
+				    sc->listener_path);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
+	do
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return husk_err_set(err, errno, "linux.seccomp.listenerPath: send to `%s`",
+				    sc->listener_path);
+	/* The rest of the state, if the first send was short; the fd went with byte one. */
+	if ((size_t)n < len && write_all(fd, json + n, len - (size_t)n) < 0)
+		return husk_err_set(err, EIO, "linux.seccomp.listenerPath: send to `%s`",
+				    sc->listener_path);
+	return 0;
 }

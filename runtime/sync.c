@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "sync.h"
@@ -21,15 +22,54 @@ int sync_send(int fd, enum sync_type type, int errnum, const char *msg)
 	return 0;
 }
 
-int sync_recv(int fd, struct sync_msg *m)
+int sync_send_fd(int fd, enum sync_type type, int passfd)
 {
+	struct sync_msg m = { .version = SYNC_VERSION, .type = type };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+int sync_recv_fd(int fd, struct sync_msg *m, int *passfd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	int got = -1;
 	ssize_t n;
 
 	do
-		n = recv(fd, m, sizeof(*m), 0);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&got, CMSG_DATA(c), sizeof(int));
+	if (passfd)
+		*passfd = got;
+	else if (got >= 0)
+		close(got);
 	if (n == 0)
 		return -EPIPE;
 	if ((size_t)n != sizeof(*m) || m->version != SYNC_VERSION)
@@ -38,7 +78,31 @@ int sync_recv(int fd, struct sync_msg *m)
 	return 0;
 }
 
+int sync_recv(int fd, struct sync_msg *m)
+{
+	return sync_recv_fd(fd, m, NULL);
+}
+
 void sync_send_err(int fd, const struct husk_err *err)
 {
 	sync_send(fd, SYNC_ERROR, err ? err->code : EINVAL, err ? err->msg : "unknown error");
+}
+
+int sync_seccomp_handoff(void *arg, int notify_fd, struct husk_err **err)
+{
+	int fd = *(int *)arg;
+	struct sync_msg m;
+	int r;
+
+	r = sync_send_fd(fd, SYNC_SECCOMP_FD, notify_fd);
+	if (r < 0)
+		return husk_err_set(err, -r, "linux.seccomp: hand the notify fd to the runtime");
+	r = sync_recv(fd, &m);
+	if (r < 0)
+		return husk_err_set(err, -r, "linux.seccomp: wait for the listener");
+	if (m.type == SYNC_ERROR)
+		return husk_err_msg(err, m.err > 0 ? m.err : EINVAL, "%s", m.msg);
+	if (m.type != SYNC_SECCOMP_DONE)
+		return husk_err_msg(err, EPROTO, "linux.seccomp: unexpected message %u", m.type);
+	return 0;
 }

@@ -55,20 +55,27 @@ busybox_rootfs() {
 	echo "$dir"
 }
 
-# tests/integration/recvtty.c: receives a pty master over a console socket.
-recvtty_bin() {
-	local bin="$CACHE_DIR/recvtty"
-
+# build_helper NAME [LIBS...]: tests/integration/NAME.c compiled once per run
+# into $CACHE_DIR; prints the binary's path.
+build_helper() {
+	local name="$1" bin="$CACHE_DIR/$1"
+	shift
 	[ -x "$bin" ] && { echo "$bin"; return 0; }
 	mkdir -p "$CACHE_DIR"
 	(
 		flock 9
 		[ -x "$bin" ] && exit 0
-		cc -O2 -Wall -o "$bin.tmp" "$INTEGRATION_DIR/recvtty.c" && mv "$bin.tmp" "$bin"
-	) 9>"$CACHE_DIR/recvtty.lock" >&2
+		cc -O2 -Wall -o "$bin.tmp" "$INTEGRATION_DIR/$name.c" "$@" && mv "$bin.tmp" "$bin"
+	) 9>"$CACHE_DIR/$name.lock" >&2
 	[ -x "$bin" ] || return 1
 	echo "$bin"
 }
+
+# tests/integration/recvtty.c: receives a pty master over a console socket.
+recvtty_bin() { build_helper recvtty; }
+
+# tests/integration/seccomp-listener.c: a seccomp notify listener (libseccomp).
+seccomp_listener_bin() { build_helper seccomp-listener -lseccomp; }
 
 # ---------------------------------------------------------------------------
 # bundles

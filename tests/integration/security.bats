@@ -244,3 +244,76 @@ teardown() { teardown_bundle; }
 	assert_contains "$output" usr1-refused
 	assert_contains "$output" ge-matched
 }
+
+# start_listener: the seccomp listener on $BATS_TEST_TMPDIR/listener.sock,
+# writing into $BATS_TEST_TMPDIR/listener/
+start_listener() {
+	local bin
+	bin="$(seccomp_listener_bin)" || skip "cannot build seccomp-listener (needs cc and libseccomp-dev)"
+	LISTENER_DIR="$BATS_TEST_TMPDIR/listener"
+	LISTENER_SOCK="$BATS_TEST_TMPDIR/listener.sock"
+	mkdir -p "$LISTENER_DIR"
+	start_bg "$bin" "$LISTENER_SOCK" "$LISTENER_DIR"
+	wait_for_file "$LISTENER_DIR/ready"
+}
+
+notify_config() {
+	update_config --arg sock "$LISTENER_SOCK" '.root.readonly = false | .linux.seccomp = {
+			"defaultAction": "SCMP_ACT_ALLOW",
+			"listenerPath": $sock, "listenerMetadata": "meta-1",
+			"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}'
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY sends the fd and the state to listenerPath; the listener answers" {
+	start_listener
+	notify_config
+	update_config '.process.args = ["sh", "-c", "mkdir /tmp/x && echo mkdir-returned-0; [ -d /tmp/x ] || echo not-created"]'
+	husk run ct1
+	[ "$status" -eq 0 ]
+	# the listener answered success without making the directory
+	assert_contains "$output" mkdir-returned-0
+	assert_contains "$output" not-created
+	grep -qx 'mkdir\|mkdirat' "$LISTENER_DIR/log"
+	# the container process state: one fd named seccompFd, the metadata, the state
+	[ "$(cat "$LISTENER_DIR/nfds")" -eq 1 ]
+	run jq -r '[.ociVersion, (.fds | join(",")), .metadata, .state.id, .state.status, (.pid > 0)] | join(" ")' "$LISTENER_DIR/state.json"
+	echo "$output" >&2
+	[[ "$output" == 1.2.*" seccompFd meta-1 ct1 creating true" ]]
+}
+
+@test "seccomp: exec with SCMP_ACT_NOTIFY hands its own fd to the listener" {
+	start_listener
+	notify_config
+	update_config '.process.args = ["sleep", "1000"]'
+	# the init connects first: let a listener take that one, then another for exec
+	husk run -d ct1
+	[ "$status" -eq 0 ]
+	wait_for_file "$LISTENER_DIR/state.json"
+	kill "$BG_PID"
+	rm -f "$LISTENER_SOCK" "$LISTENER_DIR"/*
+	start_bg "$(seccomp_listener_bin)" "$LISTENER_SOCK" "$LISTENER_DIR"
+	wait_for_file "$LISTENER_DIR/ready"
+	husk exec ct1 sh -c 'mkdir /tmp/y && echo mkdir-returned-0; [ -d /tmp/y ] || echo not-created'
+	[ "$status" -eq 0 ]
+	assert_contains "$output" mkdir-returned-0
+	assert_contains "$output" not-created
+	run jq -r '[.state.id, .state.status, .metadata] | join(" ")' "$LISTENER_DIR/state.json"
+	[ "$output" = "ct1 running meta-1" ]
+}
+
+@test "seccomp: SCMP_ACT_NOTIFY without a listener fails naming listenerPath, nothing left" {
+	LISTENER_SOCK="$BATS_TEST_TMPDIR/nobody.sock"
+	notify_config
+	update_config '.process.args = ["true"]'
+	husk run ct1
+	[ "$status" -eq 1 ]
+	assert_contains "$output" "linux.seccomp.listenerPath: connect"
+	assert_nothing_left ct1
+	# and without listenerPath at all, the config is refused before anything starts
+	update_config 'del(.linux.seccomp.listenerPath, .linux.seccomp.listenerMetadata)'
+	husk run ct2
+	[ "$status" -eq 1 ]
+	assert_contains "$output" "linux.seccomp.syscalls[0].action"
+	assert_contains "$output" "requires linux.seccomp.listenerPath"
+	assert_nothing_left ct2
+}

@@ -136,6 +136,26 @@ static int test_oci_state_compact_stopped(void)
 	return 0;
 }
 
+static int test_process_state_json(void)
+{
+	static const char *const fds[] = { "seccompFd", NULL };
+	struct husk_state s = sample;
+	cleanup_free char *out = NULL, *nometa = NULL;
+
+	s.annotations.n = 0;
+	out = oci_process_state_json(&s, "creating", 77, "m1", fds, NULL);
+	CHECK_STREQ(out, "{\"ociVersion\":\"1.2.1\",\"fds\":[\"seccompFd\"],\"pid\":77,"
+			 "\"metadata\":\"m1\",\"state\":{\"ociVersion\":\"1.2.1\",\"id\":\"c1\","
+			 "\"pid\":4242,\"status\":\"creating\",\"bundle\":\"/b\","
+			 "\"rootfs\":\"/b/rootfs\",\"created\":\"2024-05-01T10:11:12.3456Z\","
+			 "\"owner\":\"\"}}");
+	/* metadata is optional: absent, not empty */
+	nometa = oci_process_state_json(&s, "running", 5, NULL, fds, NULL);
+	CHECK(!strstr(nometa, "metadata"));
+	CHECK_CONTAINS(nometa, "\"pid\":5,");
+	return 0;
+}
+
 static int test_list_json(void)
 {
 	struct husk_state a = sample, b = sample;
@@ -319,6 +339,7 @@ static const struct test tests[] = {
     {"state: bad files fail with the field", test_state_errors},
     {"oci state: pretty, runc's order, annotations", test_oci_state_pretty},
     {"oci state: compact, pid left out when stopped", test_oci_state_compact_stopped},
+    {"process state json for a seccomp listener", test_process_state_json},
     {"list json: compact array, [] when empty", test_list_json},
     {"time: RFC 3339 with trimmed nanoseconds", test_time_rfc3339},
     {"spec template parses back, rootless too", test_spec_template},
