@@ -316,6 +316,16 @@ static int make_cgroup(struct created *c, const struct create_opts *o, struct hu
 	int r;
 
 	r = cgroup_create(&cc, &c->cg, err);
+	/* Rootless, as runc: a user without a delegated cgroup cannot make one; with nothing to
+	 * limit, the container stays in the caller's cgroup instead of failing. */
+	if (r < 0 && geteuid() != 0 && !lx->resources && !lx->n_devices &&
+	    ((*err)->code == EACCES || (*err)->code == EPERM || (*err)->code == EROFS)) {
+		log_debug("cgroups: %s: rootless, no cgroup of its own", (*err)->msg);
+		husk_err_free(*err);
+		*err = NULL;
+		c->cg = NULL;
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	c->l.cgroup_fd = c->cg->dfd;

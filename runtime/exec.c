@@ -33,6 +33,7 @@ struct exec_ctx {
 	int cgroup_fd;			/* the container's cgroup, or -1 */
 	char *cgroup_path;
 	struct husk_state *st;		/* the container's state, for a seccomp listener */
+	bool userns_joined;		/* rootless: the parent joined the user namespace */
 	pid_t pid;
 };
 
@@ -232,7 +233,8 @@ static int child_setup(struct exec_ctx *x, char **exe, struct husk_err **err)
 			return husk_err_set(err, errno, "exec: join %s namespace",
 					    oci_ns_name((enum oci_ns_type)t));
 	}
-	if (x->ns_fd[OCI_NS_USER] >= 0 && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+	if ((x->ns_fd[OCI_NS_USER] >= 0 || x->userns_joined) &&
+	    (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
 		return husk_err_set(err, errno, "exec: become root in the user namespace");
 	if (setsid() < 0)
 		return husk_err_set(err, errno, "exec: setsid");
@@ -312,6 +314,14 @@ static int spawn(struct exec_ctx *x, struct husk_err **err)
 	struct sync_msg m;
 	int r;
 
+	/* Rootless: an unprivileged caller has no power over the container's namespaces until
+	 * it is in their user namespace, so it joins that one first, before pid and time. */
+	if (geteuid() != 0 && x->ns_fd[OCI_NS_USER] >= 0) {
+		if (setns(x->ns_fd[OCI_NS_USER], CLONE_NEWUSER) < 0)
+			return husk_err_set(err, errno, "exec: join user namespace");
+		close(TAKE_FD(x->ns_fd[OCI_NS_USER]));
+		x->userns_joined = true;
+	}
 	if (x->ns_fd[OCI_NS_PID] >= 0 && setns(x->ns_fd[OCI_NS_PID], CLONE_NEWPID) < 0)
 		return husk_err_set(err, errno, "exec: join pid namespace");
 	if (x->ns_fd[OCI_NS_TIME] >= 0 && setns(x->ns_fd[OCI_NS_TIME], CLONE_NEWTIME) < 0)

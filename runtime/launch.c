@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "oci/state.h"
 #include "process.h"
 #include "sync.h"
+
+extern char **environ;
 
 static int open_ns_paths(struct launch *l, struct husk_err **err)
 {
@@ -130,13 +133,56 @@ void launch_cleanup(struct launch *l)
 		close(TAKE_FD(l->tty_peer));
 }
 
+/* An unprivileged caller runs newuidmap/newgidmap (setuid helpers that check
+ * /etc/subuid and /etc/subgid) for anything beyond its own id. */
+static int run_newidmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
+			struct husk_err **err)
+{
+	const char *tool = file[0] == 'u' ? "newuidmap" : "newgidmap";
+	char **argv = xcalloc(3 * n + 3, sizeof(*argv));
+	pid_t child;
+	int status = 0, r = 0;
+	size_t a = 0;
+
+	argv[a++] = xstrdup(tool);
+	argv[a++] = xasprintf("%d", (int)pid);
+	for (size_t i = 0; i < n; i++) {
+		argv[a++] = xasprintf("%u", m[i].container_id);
+		argv[a++] = xasprintf("%u", m[i].host_id);
+		argv[a++] = xasprintf("%u", m[i].size);
+	}
+	r = posix_spawnp(&child, tool, NULL, NULL, argv, environ);
+	if (r == 0 && waitpid(child, &status, 0) < 0)
+		r = errno;
+	strv_free(argv);
+	if (r != 0)
+		return husk_err_set(err, r, "linux.%s: run %s (the uidmap package)",
+				    file[0] == 'u' ? "uidMappings" : "gidMappings", tool);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return husk_err_msg(err, EPERM, "linux.%s: %s refused the mapping (see /etc/sub%cid)",
+				    file[0] == 'u' ? "uidMappings" : "gidMappings", tool, file[0]);
+	return 0;
+}
+
 static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
 		       struct husk_err **err)
 {
 	char path[64], buf[4096];
 	size_t pos = 0;
+	unsigned self = file[0] == 'u' ? geteuid() : getegid();
 	int r;
 
+	/* user_namespaces(7): without CAP_SETUID/SETGID in the parent namespace only a single
+	 * line mapping one's own id is allowed, and gid_map only after setgroups is denied. */
+	if (geteuid() != 0) {
+		if (n != 1 || m[0].size != 1 || m[0].host_id != self)
+			return run_newidmap(pid, file, m, n, err);
+		if (file[0] == 'g') {
+			snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+			if (fd_write_at(AT_FDCWD, path, "deny", err) < 0)
+				return husk_err_wrap(err, "linux.gidMappings");
+		}
+	}
 	for (size_t i = 0; i < n && pos < sizeof(buf) - 40; i++)
 		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%u %u %u\n",
 					m[i].container_id, m[i].host_id, m[i].size);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "oci/config.h"
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "selfexe.h"
@@ -120,8 +122,12 @@ int main(int argc, char **argv)
 {
 	struct globals g = { .root = "/run/husk" };
 	struct husk_err *err = NULL;
+	cleanup_free char *rootless_root = NULL;
 	const char *name;
 
+	/* Rootless, as runc: an unprivileged user's state lives under $XDG_RUNTIME_DIR. */
+	if (geteuid() != 0 && getenv("XDG_RUNTIME_DIR") && *getenv("XDG_RUNTIME_DIR"))
+		g.root = rootless_root = xasprintf("%s/husk", getenv("XDG_RUNTIME_DIR"));
 	if (parse_globals(&g, argc, argv) != 0)
 		return 1;
 	if (log_init(g.log, g.log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT,
