@@ -85,7 +85,9 @@ int json_missing(struct husk_err **err, const struct json_path *p, const char *k
 
 /* ---- parsing ---- */
 
-/* yajl_tree keeps its own stack, but freeing the tree recurses: bound the nesting first. */
+/* yajl_tree keeps its own stack, but freeing the tree recurses: bound the nesting first.
+ * yajl_tree_parse() also accepts comments, which this count would read as code (a `"` in
+ * one hides the brackets after it): refuse them, they are not JSON. */
 static int check_depth(const char *buf, size_t len, struct husk_err **err)
 {
 	bool in_str = false, esc = false;
@@ -105,6 +107,8 @@ static int check_depth(const char *buf, size_t len, struct husk_err **err)
 				in_str = false;
 		} else if (c == '"') {
 			in_str = true;
+		} else if (c == '/') {
+			return husk_err_msg(err, EINVAL, "invalid JSON: comment at offset %zu", i);
 		} else if ((c == '[' || c == '{') && ++depth > JSON_MAX_DEPTH) {
 			return husk_err_msg(err, EINVAL, "invalid JSON: nested deeper than %d",
 					    JSON_MAX_DEPTH);

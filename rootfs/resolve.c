@@ -111,12 +111,11 @@ int resolve_parent(int rootfd, const char *path, const char **base, struct husk_
 	*base = path + (slash ? (size_t)(slash - dir) + 1 : 0);
 	if (slash)
 		slash[slash == dir ? 1 : 0] = '\0';
-	else
-		strcpy(dir, "/");
 	if (!**base || streq(*base, ".") || streq(*base, "..") || streq(*base, "/") ||
 	    strchr(*base, '/'))
 		return husk_err_msg(err, EINVAL, "`%s`: not a path to a file", path);
-	return rootfs_mkdir_in_root(rootfd, dir, 0755, err);
+	/* no slash: the parent is the root (dir may be too short to hold "/") */
+	return rootfs_mkdir_in_root(rootfd, slash ? dir : "/", 0755, err);
 }
 
 int rootfs_mkfile_in_root(int rootfd, const char *path, mode_t mode, struct husk_err **err)

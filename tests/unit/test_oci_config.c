@@ -42,6 +42,8 @@ static const struct bad bad_docs[] = {
     {"", "invalid JSON"},
     {"{", "invalid JSON"},
     {"{} x", "invalid JSON"},
+    {"{'ociVersion':'1.2.1', /* c */ 'root':{'path':'r'}}", "invalid JSON: comment at offset 23"},
+    {"// c\n{'ociVersion':'1.2.1','root':{'path':'r'}}", "invalid JSON: comment at offset 0"},
     {"[]", "expected object, got array"},
     {"{'root':{'path':'r'}}", "ociVersion: required field missing"},
     {"{'ociVersion':'','root':{'path':'r'}}", "ociVersion: invalid version \"\""},
@@ -280,6 +282,23 @@ static int test_deep_nesting(void)
 	husk_err_freep(&err);
 	CHECK(oci_config_parse("{\"a\":\0}", 7, &cfg, &err) == -EINVAL);
 	CHECK_CONTAINS(err->msg, "NUL byte at offset 5");
+	return 0;
+}
+
+/* Reproduced with tests/fuzz/fuzz_config: a `"` inside a comment hid the nesting after it
+ * from the depth bound, and freeing a tree nested a million deep overflowed the stack. */
+static int test_deep_nesting_after_comment(void)
+{
+	const size_t depth = 1000000;
+	cleanup_err struct husk_err *err = NULL;
+	cleanup_free char *doc = xmalloc(5 + 2 * depth);
+	struct oci_config *cfg = NULL;
+
+	memcpy(doc, "/*\"*/", 5);
+	memset(doc + 5, '[', depth);
+	memset(doc + 5 + depth, ']', depth);
+	CHECK(oci_config_parse(doc, 5 + 2 * depth, &cfg, &err) == -EINVAL);
+	CHECK_STREQ(err->msg, "invalid JSON: comment at offset 0");
 	return 0;
 }
 
@@ -827,6 +846,7 @@ static int test_resources_parse(void)
 static const struct test tests[] = {
     {"invalid documents fail with path and reason", test_bad_documents},
     {"deep nesting and NUL bytes are refused", test_deep_nesting},
+    {"comments are refused: they hid nesting from the bound", test_deep_nesting_after_comment},
     {"ociVersion 1.x accepted, with pre-release and build", test_versions},
     {"minimal document: defaults", test_minimal_defaults},
     {"unknown fields and nulls ignored", test_unknown_fields_ignored},
