@@ -8,6 +8,9 @@ PACKAGES=(
 	# build
 	meson ninja-build gcc clang pkg-config git
 	libyajl-dev libmnl-dev libseccomp-dev libcap-dev
+	# fuzzing and sanitizers: libFuzzer and clang's ASan/UBSan runtimes (gcc's come with
+	# gcc), llvm-symbolizer for their stack traces
+	libclang-rt-14-dev llvm
 	# tests
 	bats jq busybox-static
 	procps time iproute2 util-linux uidmap coreutils

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: install deps, build with gcc and
-# -Werror, unit tests (meson, TAP), integration tests (bats, TAP, as root),
-# the host-bed tests when they exist. Counts every TAP result and ends with
+# -Werror, unit tests (meson, TAP), the fuzzers for a fixed budget, the unit
+# tests again under ASan+UBSan, integration tests (bats, TAP, as root), the
+# host-bed tests when they exist. Counts every TAP result and ends with
 # one line "N passed, N failed, N skipped"; exits non-zero if anything failed.
 # Logs of each part: build/test-logs/.
 set -uo pipefail
@@ -67,7 +68,8 @@ finish() {
 		section "failures"
 		printf '  %s\n' "${FAILURES[@]}"
 		local f
-		for f in "$LOGS/unit.tap" "$LOGS/integration.tap" "$LOGS/hostbed.tap"; do
+		for f in "$LOGS/unit.tap" "$LOGS/fuzz.tap" "$LOGS/unit-asan.tap" \
+			"$LOGS/integration.tap" "$LOGS/hostbed.tap"; do
 			if grep -q '^not ok ' "$f" 2>/dev/null; then
 				section "details: ${f##*/}"
 				failure_details "$f"
@@ -108,36 +110,74 @@ if [ $? -ne 0 ]; then
 fi
 echo "ok"
 
+# count_meson NAME BUILDDIR RC: count the TAP of a `meson test` run (testlog.json holds one
+# JSON object per test executable, its TAP output in .stdout) into $LOGS/NAME.tap; an
+# executable that failed without a "not ok" line (crash, bad plan, timeout) counts once.
+count_meson() {
+	local name="$1" testlog="$2/meson-logs/testlog.json" rc="$3" failed_before=$FAILED
+	: >"$LOGS/$name.tap"
+	if grep -q "No suitable tests defined" "$LOGS/$name.log"; then
+		echo "$name: no unit tests defined yet"
+	elif [ -s "$testlog" ]; then
+		jq -r '.stdout // ""' "$testlog" >"$LOGS/$name.tap" 2>/dev/null
+		count_tap "$name" "$LOGS/$name.tap"
+		while IFS=$'\t' read -r exe result; do
+			case "$result" in
+			OK | SKIP | EXPECTEDFAIL) ;;
+			*)
+				if ! jq -r --arg n "$exe" 'select(.name == $n) | .stdout // ""' \
+					"$testlog" | grep -q '^not ok'; then
+					fail_part "$name" "$exe: $result"
+				fi
+				;;
+			esac
+		done < <(jq -r '[.name, .result] | @tsv' "$testlog")
+	fi
+	if [ "$rc" -ne 0 ] && [ "$FAILED" -eq "$failed_before" ]; then
+		fail_part "$name" "meson test exited $rc (see build/test-logs/$name.log)"
+	fi
+}
+
 # --- unit tests: meson runs the TAP executables; count their TAP lines
 section "unit tests"
+rm -f build/meson-logs/testlog.json
 timeout --kill-after=30 600 meson test -C build --suite unit --print-errorlogs \
 	>"$LOGS/unit.log" 2>&1
-unit_rc=$?
-: >"$LOGS/unit.tap"
-testlog="build/meson-logs/testlog.json"
-if grep -q "No suitable tests defined" "$LOGS/unit.log"; then
-	echo "unit: no unit tests defined yet"
-elif [ -s "$testlog" ]; then
-	# one JSON object per test executable, with its TAP output in .stdout
-	jq -r '.stdout // ""' "$testlog" >"$LOGS/unit.tap" 2>/dev/null
-	count_tap unit "$LOGS/unit.tap"
-	# an executable that failed without a "not ok" line (crash, bad plan, timeout)
-	while IFS=$'\t' read -r name result; do
-		case "$result" in
-		OK | SKIP | EXPECTEDFAIL) ;;
-		*)
-			if ! jq -r --arg n "$name" 'select(.name == $n) | .stdout // ""' "$testlog" |
-				grep -q '^not ok'; then
-				fail_part "unit" "$name: $result"
-			fi
-			;;
-		esac
-	done < <(jq -r '[.name, .result] | @tsv' "$testlog")
-else
-	[ "$unit_rc" -eq 0 ] || fail_part unit "meson test exited $unit_rc (see build/test-logs/unit.log)"
+count_meson unit build $?
+
+# --- fuzz: every tests/fuzz/fuzz_*.c harness for a fixed budget (clang, libFuzzer, ASan,
+# UBSan, in build-fuzz/); one TAP line each, with its execution count
+section "fuzz"
+FUZZ_TIME="${FUZZ_TIME:-40}" timeout --kill-after=30 400 bash tests/fuzz/run.sh \
+	>"$LOGS/fuzz.tap" 2>&1
+fuzz_rc=$?
+grep -E '^(ok|not ok) ' "$LOGS/fuzz.tap"
+count_tap fuzz "$LOGS/fuzz.tap"
+if [ "$fuzz_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
+	fail_part fuzz "tests/fuzz/run.sh exited $fuzz_rc (see build/test-logs/fuzz.tap)"
+elif [ "$TAP_TOTAL" -eq 0 ]; then
+	fail_part fuzz "no harness ran"
 fi
-if [ "$unit_rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
-	fail_part unit "meson test exited $unit_rc (see build/test-logs/unit.log)"
+
+# --- unit tests again, built with ASan and UBSan (gcc): any report fails the test. Only the
+# test executables and husk are built (the static guest agent cannot take the sanitizers).
+section "unit tests (ASan+UBSan)"
+{
+	if [ ! -f build-asan/build.ninja ]; then
+		CC=gcc meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	fi && ninja -C build-asan runtime/husk $(meson introspect build-asan --tests |
+		jq -r --arg d "$REPO/build-asan/" '.[] | select(.suite | index("husk:unit")) |
+			.cmd[0] | ltrimstr($d)')
+} >"$LOGS/build-asan.log" 2>&1
+if [ $? -ne 0 ]; then
+	tail -40 "$LOGS/build-asan.log"
+	fail_part unit-asan "build failed (see build/test-logs/build-asan.log)"
+else
+	rm -f build-asan/meson-logs/testlog.json
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" ASAN_OPTIONS="detect_leaks=1" \
+		timeout --kill-after=30 900 meson test -C build-asan --no-rebuild --suite unit \
+		--print-errorlogs >"$LOGS/unit-asan.log" 2>&1
+	count_meson unit-asan build-asan $?
 fi
 
 # --- integration tests: bats against build/runtime/husk, as root
