@@ -42,6 +42,8 @@ int cmd_resume(struct globals *g, int argc, char **argv);
 int cmd_ps(struct globals *g, int argc, char **argv);
 int cmd_update(struct globals *g, int argc, char **argv);
 int cmd_events(struct globals *g, int argc, char **argv);
+/* cmd_vm.c */
+int cmd_vm(struct globals *g, int argc, char **argv);
 
 /* Print one error (stderr, and the --log sink) and return the exit code 1. */
 int cmd_fail(struct globals *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

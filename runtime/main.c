@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "ps", cmd_ps, "list the processes of a container", false },
 	{ "update", cmd_update, "change a running container's resource limits", false },
 	{ "events", cmd_events, "print resource usage and OOM events (runc's format)", false },
+	{ "vm", cmd_vm, "light-VM tools: `vm boot` runs a command in a microVM", false },
 	{ "help", cmd_help, "show help for husk or one command", false },
 };
 
