@@ -14,6 +14,8 @@ PACKAGES=(
 	# tests
 	bats jq busybox-static
 	procps time iproute2 util-linux uidmap coreutils
+	# VM mode: ext4 root images (mke2fs -d), module dependencies of the guest kernel
+	e2fsprogs kmod
 	# benchmark references
 	runc crun
 )
