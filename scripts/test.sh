@@ -1,8 +1,8 @@
 #!/bin/bash
 # The whole test suite, as CI runs it: install deps, build with gcc and
 # -Werror, unit tests (meson, TAP), the fuzzers for a fixed budget, the unit
-# tests again under ASan+UBSan, integration tests (bats, TAP, as root), the
-# host-bed tests when they exist. Counts every TAP result and ends with
+# tests again under ASan+UBSan, integration tests (bats, TAP, as root) against
+# the plain and the ASan+UBSan husk, the host-bed tests. Counts every TAP result and ends with
 # one line "N passed, N failed, N skipped"; exits non-zero if anything failed.
 # Logs of each part: build/test-logs/.
 set -uo pipefail
@@ -69,7 +69,7 @@ finish() {
 		printf '  %s\n' "${FAILURES[@]}"
 		local f
 		for f in "$LOGS/unit.tap" "$LOGS/fuzz.tap" "$LOGS/unit-asan.tap" \
-			"$LOGS/integration.tap" "$LOGS/hostbed.tap"; do
+			"$LOGS/integration.tap" "$LOGS/integration-asan.tap" "$LOGS/hostbed.tap"; do
 			if grep -q '^not ok ' "$f" 2>/dev/null; then
 				section "details: ${f##*/}"
 				failure_details "$f"
@@ -194,6 +194,32 @@ else
 	fi
 	if [ "$TAP_TOTAL" -eq 0 ]; then
 		fail_part integration "no test ran"
+	fi
+fi
+
+# --- integration tests again, against the ASan+UBSan husk of build-asan/. Sanitizer reports go
+# to files (not into the output the tests compare); any report fails the part. LeakSanitizer
+# stays off here: its exit-time tracer cannot stop a process that joined a container's pid
+# namespace (exec) and spins forever; leaks are the unit run's job.
+section "integration tests (ASan+UBSan)"
+if [ "$(id -u)" -ne 0 ]; then
+	fail_part integration-asan "must run as root"
+elif [ ! -x build-asan/runtime/husk ]; then
+	fail_part integration-asan "no build-asan/runtime/husk (see build/test-logs/build-asan.log)"
+else
+	rm -rf "$LOGS/asan" && mkdir -p "$LOGS/asan" && chmod 1777 "$LOGS/asan"
+	HUSK="$REPO/build-asan/runtime/husk" \
+		ASAN_OPTIONS="detect_leaks=0:log_path=$LOGS/asan/asan" \
+		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$LOGS/asan/ubsan" \
+		timeout --kill-after=30 1500 bats --tap tests/integration \
+		>"$LOGS/integration-asan.tap" 2>&1
+	int_rc=$?
+	count_tap integration-asan "$LOGS/integration-asan.tap"
+	if [ -n "$(ls -A "$LOGS/asan")" ]; then
+		head -n 40 "$LOGS"/asan/*
+		fail_part integration-asan "sanitizer reports in build/test-logs/asan/"
+	elif [ "$int_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
+		fail_part integration-asan "bats exited $int_rc (see build/test-logs/integration-asan.tap)"
 	fi
 fi
 

@@ -36,7 +36,9 @@ teardown() {
 as_nobody() {
 	local out="$BATS_TEST_TMPDIR/nobody.out" rc
 	(cd "$RL_DIR" && setpriv --reuid "$NOBODY" --regid "$NOBODY" --clear-groups \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR="$RL_DIR/run" "$@") \
+		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR="$RL_DIR/run" \
+		${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} ${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} \
+		"$@") \
 		</dev/null >"$out" 2>&1
 	rc=$?
 	cat "$out"
