@@ -13,6 +13,11 @@ int read_all(int fd, char **out, size_t *len);
 /* Write `val` to the existing file `name` under dirfd (O_WRONLY|O_TRUNC). */
 int fd_write_at(int dfd, const char *name, const char *val, struct husk_err **err);
 /* Read the whole file `name` under dirfd. */
+/* sendmsg buf with fd attached (SCM_RIGHTS): bytes sent (maybe short) or -errno. */
+ssize_t fd_send(int sock, const void *buf, size_t len, int fd);
+/* recvmsg into buf; *fd is the fd that came with it, or -1 (close-on-exec, the caller owns
+ * it). Bytes received (0 at EOF) or -errno. */
+ssize_t fd_recv(int sock, void *buf, size_t len, int *fd);
 /* Write val to /proc/REL through an fd verified to be on procfs, found without crossing a
  * mount or following a magic link. */
 int proc_write(const char *rel, const char *val, struct husk_err **err);

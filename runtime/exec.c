@@ -285,11 +285,8 @@ fail:
  * (wait for the next), 0 for any other message, -EPIPE when the process executed. */
 static int recv_child(struct exec_ctx *x, struct sync_msg *m, struct husk_err **err)
 {
-	static const char *const fds[] = { "seccompFd", NULL };
 	const struct oci_seccomp *sc = x->cfg->linux.seccomp;
 	cleanup_close int nfd = -1;
-	cleanup_free char *json = NULL;
-	size_t len;
 	int r;
 
 	r = sync_recv_fd(x->sync[0], m, &nfd);
@@ -297,8 +294,7 @@ static int recv_child(struct exec_ctx *x, struct sync_msg *m, struct husk_err **
 		return r;
 	if (nfd < 0 || !x->st || !sc || !sc->listener_path)
 		return 0;	/* reported as an unexpected answer */
-	json = oci_process_state_json(x->st, "running", x->pid, sc->listener_metadata, fds, &len);
-	r = seccomp_send_listener(sc, json, len, nfd, err);
+	r = seccomp_send_listener(sc, x->st, "running", x->pid, nfd, err);
 	if (r < 0) {
 		sync_send_err(x->sync[0], *err);
 		husk_err_free(*err);

@@ -261,19 +261,16 @@ static int runtime_hooks(struct launch *l, struct husk_err **err)
 static int forward_seccomp(struct launch *l, int nfd, struct husk_err **err)
 {
 	const struct oci_seccomp *sc = l->cfg->linux.seccomp;
-	static const char *const fds[] = { "seccompFd", NULL };
-	cleanup_free char *now = oci_time_rfc3339(NULL), *json = NULL;
+	cleanup_free char *now = oci_time_rfc3339(NULL);
 	struct husk_state st = {
 		.version = 1, .id = (char *)l->opts->id, .bundle = l->bundle, .rootfs = l->rootfs,
 		.pid = l->pid, .annotations = l->cfg->annotations, .created = now,
 	};
-	size_t len;
 	int r;
 
 	if (nfd < 0 || !sc || !sc->listener_path)
 		return husk_err_msg(err, EPROTO, "container init sent a seccomp fd unasked");
-	json = oci_process_state_json(&st, "creating", l->pid, sc->listener_metadata, fds, &len);
-	r = seccomp_send_listener(sc, json, len, nfd, err);
+	r = seccomp_send_listener(sc, &st, "creating", l->pid, nfd, err);
 	if (r < 0)
 		return r;
 	r = sync_send(l->sync_fd[0], SYNC_SECCOMP_DONE, 0, NULL);

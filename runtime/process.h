@@ -44,10 +44,12 @@ int rlimits_apply(const struct oci_process *p, struct husk_err **err);
 int seccomp_apply(const struct oci_seccomp *sc, int *notify_fd, struct husk_err **err);
 /* Whether any rule of sc uses SCMP_ACT_NOTIFY. */
 bool seccomp_uses_notify(const struct oci_seccomp *sc);
-/* Parent side: connect to sc->listenerPath and send the container process state JSON with
- * the notify fd (config-linux.md#seccomp), one state per connection. */
-int seccomp_send_listener(const struct oci_seccomp *sc, const char *json, size_t len,
-			  int notify_fd, struct husk_err **err);
+/* Parent side: connect to sc->listenerPath and send the container process state (st with
+ * status, the filtered process's pid, listenerMetadata) with the notify fd
+ * (config-linux.md#seccomp), one state per connection. */
+struct husk_state;
+int seccomp_send_listener(const struct oci_seccomp *sc, const struct husk_state *st,
+			  const char *status, int pid, int notify_fd, struct husk_err **err);
 
 /* exe.c: resolve args[0] the way runc (Go's exec.LookPath) does, with runc's error words. */
 int exe_lookup(const char *arg0, char *const *env, char **out, struct husk_err **err);

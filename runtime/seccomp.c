@@ -11,6 +11,7 @@
 #include "common/fd.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "oci/state.h"
 #include "process.h"
 
 struct name_val {
@@ -194,19 +195,14 @@ int seccomp_apply(const struct oci_seccomp *sc, int *notify_fd, struct husk_err 
 	return r;
 }
 
-int seccomp_send_listener(const struct oci_seccomp *sc, const char *json, size_t len,
-			  int notify_fd, struct husk_err **err)
+int seccomp_send_listener(const struct oci_seccomp *sc, const struct husk_state *st,
+			  const char *status, int pid, int notify_fd, struct husk_err **err)
 {
+	static const char *const fds[] = { "seccompFd", NULL };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = { 0 };
-	struct iovec iov = { .iov_base = (void *)json, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	cleanup_close int fd = -1;
+	cleanup_free char *json = NULL;
+	size_t len;
 	ssize_t n;
 
 	if (strlen(sc->listener_path) >= sizeof(sa.sun_path))
@@ -219,15 +215,10 @@ int seccomp_send_listener(const struct oci_seccomp *sc, const char *json, size_t
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return husk_err_set(err, errno, "linux.seccomp.listenerPath: connect `%s`",
 				    sc->listener_path);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	json = oci_process_state_json(st, status, pid, sc->listener_metadata, fds, &len);
+	n = fd_send(fd, json, len, notify_fd);
 	if (n < 0)
-		return husk_err_set(err, errno, "linux.seccomp.listenerPath: send to `%s`",
+		return husk_err_set(err, (int)-n, "linux.seccomp.listenerPath: send to `%s`",
 				    sc->listener_path);
 	/* The rest of the state, if the first send was short; the fd went with byte one. */
 	if ((size_t)n < len && write_all(fd, json + n, len - (size_t)n) < 0)

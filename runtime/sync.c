@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fd.h"
 #include "common/util.h"
 #include "sync.h"
 
@@ -25,51 +26,22 @@ int sync_send(int fd, enum sync_type type, int errnum, const char *msg)
 int sync_send_fd(int fd, enum sync_type type, int passfd)
 {
 	struct sync_msg m = { .version = SYNC_VERSION, .type = type };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = { 0 };
-	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	ssize_t n = fd_send(fd, &m, sizeof(m), passfd);
 
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &passfd, sizeof(int));
-	while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
+	return n < 0 ? (int)n : 0;	/* SOCK_SEQPACKET: all or nothing */
 }
 
 int sync_recv_fd(int fd, struct sync_msg *m, int *passfd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	int got = -1;
-	ssize_t n;
+	int got;
+	ssize_t n = fd_recv(fd, m, sizeof(*m), &got);
 
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
 	if (passfd)
 		*passfd = got;
 	else if (got >= 0)
 		close(got);
+	if (n < 0)
+		return (int)n;
 	if (n == 0)
 		return -EPIPE;
 	if ((size_t)n != sizeof(*m) || m->version != SYNC_VERSION)

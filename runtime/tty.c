@@ -15,42 +15,16 @@
 #include "common/util.h"
 #include "process.h"
 
-static int send_fd(int sock, int fd, const char *name)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	return 0;
-}
-
 int tty_recv_fd(int sock, struct husk_err **err)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, name[256];
-	struct iovec iov = { .iov_base = name, .iov_len = sizeof(name) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *cm;
+	char name[256];
 	int fd;
+	ssize_t n = fd_recv(sock, name, sizeof(name), &fd);
 
-	while (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0) {
-		if (errno != EINTR)
-			return husk_err_set(err, errno, "receive terminal");
-	}
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (n < 0)
+		return husk_err_set(err, (int)-n, "receive terminal");
+	if (fd < 0)
 		return husk_err_msg(err, EPROTO, "receive terminal: no fd in message");
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	return fd;
 }
 
@@ -95,7 +69,7 @@ int tty_setup_console(int console_fd, const struct oci_process *p, struct husk_e
 	/* setsid() was called earlier: this becomes the session's controlling terminal. */
 	if (ioctl(0, TIOCSCTTY, 0) < 0)
 		return husk_err_set(err, errno, "process.terminal: set controlling terminal");
-	if (send_fd(console_fd, master, name) < 0)
+	if (fd_send(console_fd, name, strlen(name), master) < 0)
 		return husk_err_set(err, errno, "--console-socket: send terminal");
 	return 0;
 }
