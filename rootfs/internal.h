@@ -38,6 +38,8 @@ int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 /* A tmpfs at m->destination holding a copy of what was there (option "tmpcopyup"). */
 int rootfs_mount_tmpcopyup(int rootfd, const struct oci_mount *m,
 			   const struct rootfs_mount_flags *mf, struct husk_err **err);
+/* Attach a detached tree from rootfs_idmap_open() at dest inside the root. */
+int rootfs_idmap_attach(int rootfd, int tree_fd, const char *dest, struct husk_err **err);
 /* The "shared"/"rslave"/... name of rootfsPropagation or a mount option to MS_* flags. */
 int rootfs_propagation_flags(const char *name, unsigned long *out);
 /* Whether cfg asks for a namespace of type t (new or joined). */

@@ -263,11 +263,20 @@ static int mount_finish(int rootfd, const char *dest, const struct rootfs_mount_
 	return 0;
 }
 
+/* MS_BIND ignores every other flag: they need a remount of the new mount. */
+static int bind_finish(int rootfd, const char *dest, const struct rootfs_mount_flags *mf,
+		       struct husk_err **err)
+{
+	if (((mf->flags | mf->clear) & (KEPT_FLAGS | ATIME_FLAGS)) &&
+	    mount_bind_remount(rootfd, dest, mf->flags, mf->clear, err) < 0)
+		return -(*err)->code;
+	return mount_finish(rootfd, dest, mf, err);
+}
+
 int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 		      const struct rootfs_mount_flags *mf, struct husk_err **err)
 {
 	cleanup_close int dfd = -1;
-	unsigned long mask = KEPT_FLAGS | ATIME_FLAGS;
 	char p[FD_PATH_MAX];
 	struct stat st;
 
@@ -282,11 +291,16 @@ int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 		return dfd;
 	if (mount(src, fd_path(dfd, p), NULL, MS_BIND | (mf->rbind ? MS_REC : 0), NULL) < 0)
 		return husk_err_set(err, errno, "bind `%s`", src);
-	/* MS_BIND ignores every other flag: they need a remount of the new mount. */
-	if (((mf->flags | mf->clear) & mask) &&
-	    mount_bind_remount(rootfd, dest, mf->flags, mf->clear, err) < 0)
-		return -(*err)->code;
-	return mount_finish(rootfd, dest, mf, err);
+	return bind_finish(rootfd, dest, mf, err);
+}
+
+/* A detached idmapped tree made by rootfs_idmap_open() goes where a plain bind would. */
+static int idmapped_bind(int rootfd, int tree_fd, const char *dest,
+			 const struct rootfs_mount_flags *mf, struct husk_err **err)
+{
+	int r = rootfs_idmap_attach(rootfd, tree_fd, dest, err);
+
+	return r < 0 ? r : bind_finish(rootfd, dest, mf, err);
 }
 
 /* devpts needs its own instance (not the host's ptys) with a usable ptmx: runc's defaults,
@@ -397,13 +411,12 @@ static int mount_one(const struct rootfs_opts *o, int rootfd, size_t i, struct h
 	r = rootfs_parse_mount_options(m->options, field, &mf, err);
 	if (r < 0)
 		return r;
-	/* config.md#posix-platform-mounts: idmapped mounts need a user namespace fd from the
-	 * parent; not wired up yet, and silently ignoring them would expose wrong owners. */
-	if (mf.idmap || mf.ridmap || m->n_uid_mappings || m->n_gid_mappings)
-		r = husk_err_msg(err, ENOTSUP, "%s: idmapped mounts are not supported yet",
-				 m->n_uid_mappings ? "uidMappings"
-				 : m->n_gid_mappings ? "gidMappings"
-				 : mf.idmap ? "options: idmap" : "options: ridmap");
+	/* The runtime made idmapped trees before the init was cloned (rootfs_idmap_open());
+	 * a mount asking for one without it would expose the wrong owners: refuse. */
+	if (o->idmap_fds && o->idmap_fds[i] >= 0)
+		r = idmapped_bind(rootfd, o->idmap_fds[i], m->destination, &mf, err);
+	else if (mf.idmap || mf.ridmap || m->n_uid_mappings || m->n_gid_mappings)
+		r = husk_err_msg(err, EINVAL, "options: idmapped mount not prepared by the runtime");
 	else
 		r = mount_kind(o, rootfd, m, &mf, err);
 	rootfs_mount_flags_free(&mf);

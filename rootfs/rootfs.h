@@ -16,7 +16,21 @@ struct rootfs_opts {
 	bool in_userns;		/* a new user namespace: devices are bind-mounted, not mknod'ed */
 	bool host_mntns;	/* no mount namespace of its own: mounts land in the caller's
 				 * namespace under rootfs, "/" is never touched, chroot not pivot */
+	const int *idmap_fds;	/* per mount: a detached idmapped tree, or -1; NULL if none */
 };
+
+/* Step 0, in the runtime before the init is cloned, still privileged in the host's user
+ * namespace: for every mount with option idmap/ridmap, a detached clone of its source
+ * (relative sources from `bundle`) carrying the mapping (mount_setattr MOUNT_ATTR_IDMAP): the
+ * mount's uidMappings/gidMappings, else the user namespace the container joins (userns_fd),
+ * else the maps of the one it gets. *fds is NULL when no mount asks, else one fd or -1 per
+ * mount, to free with rootfs_idmap_close(). Errors name the mount's field. */
+int rootfs_idmap_open(const struct oci_config *cfg, const char *bundle, int userns_fd,
+		      int **fds, struct husk_err **err);
+void rootfs_idmap_close(int *fds, size_t n);
+/* Whether mount i asks for an idmap (*wanted), and whether it can have one (pure). */
+int rootfs_idmap_check(const struct oci_config *cfg, size_t i, bool *wanted,
+		       struct husk_err **err);
 
 /* Step 1, before createContainer hooks: make / a slave (or rootfsPropagation) so nothing
  * propagates back to the host, bind rootfs onto itself, mount every config mount in order

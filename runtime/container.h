@@ -45,6 +45,7 @@ struct launch {
 	pid_t pid;			/* the init, host pid */
 	int cgroup_fd;			/* CLONE_INTO_CGROUP target, or -1 (no cgroup v2 here) */
 	const char *cgroup_path;	/* its path, or NULL */
+	int *idmap_fds;			/* detached idmapped trees per mount, or NULL */
 };
 
 int container_create(const struct create_opts *o, struct husk_err **err);

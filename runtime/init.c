@@ -170,7 +170,11 @@ static int init_setup(struct launch *l, struct rootfs_opts *ro, char **exe, char
 	/* Relative bind sources are relative to the bundle, as with runc. */
 	if (chdir(l->bundle) < 0)
 		return husk_err_set(err, errno, "chdir to bundle `%s`", l->bundle);
-	if ((r = rootfs_prepare(ro, err)) < 0)
+	r = rootfs_prepare(ro, err);
+	rootfs_idmap_close(l->idmap_fds, l->cfg->n_mounts);
+	l->idmap_fds = NULL;
+	ro->idmap_fds = NULL;
+	if (r < 0)
 		return r;
 	if ((r = create_hooks(l, state, err)) < 0)
 		return r;
@@ -198,7 +202,8 @@ void init_main(struct launch *l)
 {
 	struct rootfs_opts ro = { .cfg = l->cfg, .rootfs = l->rootfs, .no_pivot = l->opts->no_pivot,
 				  .in_userns = has_userns(l),
-				  .host_mntns = !oci_config_ns(l->cfg, OCI_NS_MOUNT) };
+				  .host_mntns = !oci_config_ns(l->cfg, OCI_NS_MOUNT),
+				  .idmap_fds = l->idmap_fds };
 	cleanup_free char *exe = NULL, *state = NULL;
 	struct husk_err *err = NULL;
 	char **env;

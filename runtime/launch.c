@@ -24,6 +24,7 @@
 #include "hooks/hook.h"
 #include "oci/state.h"
 #include "process.h"
+#include "rootfs/rootfs.h"
 #include "sync.h"
 
 extern char **environ;
@@ -114,6 +115,10 @@ int launch_prepare(struct launch *l, struct husk_err **err)
 	r = connect_console(l, err);
 	if (r < 0)
 		return r;
+	/* Before any namespace is entered: idmapping needs privilege in the host's. */
+	r = rootfs_idmap_open(l->cfg, l->bundle, l->ns_fd[OCI_NS_USER], &l->idmap_fds, err);
+	if (r < 0)
+		return r;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->sync_fd) < 0)
 		return husk_err_set(err, errno, "create sync socket");
 	return 0;
@@ -131,6 +136,9 @@ void launch_cleanup(struct launch *l)
 		close(TAKE_FD(l->console_fd));
 	if (l->tty_peer >= 0)
 		close(TAKE_FD(l->tty_peer));
+	if (l->idmap_fds)
+		rootfs_idmap_close(l->idmap_fds, l->cfg->n_mounts);
+	l->idmap_fds = NULL;
 }
 
 /* An unprivileged caller runs newuidmap/newgidmap (setuid helpers that check
@@ -362,6 +370,9 @@ int launch_spawn(struct launch *l, struct husk_err **err)
 	if (l->pid == 0)
 		init_main(l);
 	close(TAKE_FD(l->sync_fd[1]));
+	/* The init has its own copies of the idmapped trees. */
+	rootfs_idmap_close(l->idmap_fds, l->cfg->n_mounts);
+	l->idmap_fds = NULL;
 	if (l->console_fd >= 0)
 		close(TAKE_FD(l->console_fd));
 	r = parent_handshake(l, err);

@@ -77,6 +77,9 @@ recvtty_bin() { build_helper recvtty; }
 # tests/integration/seccomp-listener.c: a seccomp notify listener (libseccomp).
 seccomp_listener_bin() { build_helper seccomp-listener -lseccomp; }
 
+# tests/integration/sig-mkdir.c: mkdir under a SIGUSR1 handler, static for any rootfs.
+sig_mkdir_bin() { build_helper sig-mkdir -static; }
+
 # ---------------------------------------------------------------------------
 # bundles
 
@@ -150,6 +153,25 @@ bind_shared() {
 	local src="${1:-$SHARED}" dst="${2:-/shared}"
 	update_config --arg s "$src" --arg d "$dst" \
 		'.mounts += [{"destination": $d, "type": "bind", "source": $s, "options": ["rbind", "rw"]}]'
+}
+
+# Let uid 100000+ traverse down to the bundle (mktemp dirs are 0700).
+open_bundle_path() {
+	local d="$BUNDLE"
+	while [ "$d" != / ]; do
+		chmod a+x "$d"
+		d="$(dirname "$d")"
+	done
+}
+
+# userns_config: a new user namespace mapping 0..65535 to 100000.. (and the bundle
+# path opened up for it); cgroup mounts dropped, as a user namespace may not mount them.
+userns_config() {
+	open_bundle_path
+	update_config '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts |= map(select(.type != "cgroup"))'
 }
 
 # Start a background helper (e.g. a process holding a namespace) that the

@@ -113,23 +113,6 @@ inside_ns_inodes() {
 	[ "$output" = "$(ns_inode ipc "$holder")" ]
 }
 
-# Let uid 100000+ traverse down to the bundle (mktemp dirs are 0700).
-open_bundle_path() {
-	local d="$BUNDLE"
-	while [ "$d" != / ]; do
-		chmod a+x "$d"
-		d="$(dirname "$d")"
-	done
-}
-
-userns_config() {
-	open_bundle_path
-	update_config '.linux.namespaces += [{"type": "user"}]
-		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-		| .mounts |= map(select(.type != "cgroup"))'
-}
-
 @test "run: user namespace with uid/gid mappings" {
 	requires userns
 	userns_config

@@ -1,9 +1,11 @@
 /* rootfs mount options: every option runc accepts, data passthrough, later-wins overrides,
  * recursive (mount_setattr) attributes, propagation, and the bind remount flag rules. */
+#include <string.h>
 #include <sys/mount.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "oci/config.h"
 #include "rootfs/internal.h"
 #include "rootfs/rootfs.h"
 #include "tests/unit/tap.h"
@@ -258,6 +260,63 @@ static int test_remount_flags(void)
 	return 0;
 }
 
+/* Which mounts may have an idmap, decided before anything is created (config.md#mounts). */
+static int test_idmap_check(void)
+{
+#define MAP "[{\"containerID\":0,\"hostID\":1000,\"size\":1}]"
+#define MAPS ",\"uidMappings\":" MAP ",\"gidMappings\":" MAP
+#define USERNS ",\"linux\":{\"namespaces\":[{\"type\":\"user\"}],\"uidMappings\":" MAP \
+	       ",\"gidMappings\":" MAP "}"
+	static const struct {
+		const char *mount, *extra;
+		int r;
+		bool wanted;
+		const char *msg;
+	} cases[] = {
+		{ "\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"bind\"]", "", 0, false, NULL },
+		{ "\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"bind\",\"idmap\"]" MAPS, "", 0,
+		  true, NULL },
+		{ "\"type\":\"none\",\"source\":\"/s\",\"options\":[\"rbind\",\"ridmap\"]" MAPS, "", 0,
+		  true, NULL },
+		{ "\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"bind\",\"idmap\"]", USERNS, 0, true,
+		  NULL },
+		{ "\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"bind\"]" MAPS, "", -EINVAL, false,
+		  "mounts[0].uidMappings: needs the idmap or ridmap option" },
+		{ "\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"bind\",\"idmap\"]", "", -EINVAL,
+		  true, "mounts[0].options: idmap without uidMappings/gidMappings needs a user "
+			"namespace" },
+		{ "\"type\":\"tmpfs\",\"source\":\"t\",\"options\":[\"idmap\"]" MAPS, "", -EINVAL, true,
+		  "mounts[0].options: idmap and ridmap need a bind mount" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		cleanup_free char *doc = xasprintf(
+		    "{\"ociVersion\":\"1.2.0\",\"root\":{\"path\":\"r\"},"
+		    "\"mounts\":[{\"destination\":\"/d\",%s}]%s}", cases[i].mount, cases[i].extra);
+		cleanup_err struct husk_err *err = NULL;
+		struct oci_config *cfg = NULL;
+		bool wanted = !cases[i].wanted;
+		int r;
+
+		if (oci_config_parse(doc, strlen(doc), &cfg, &err) < 0) {
+			printf("# case %zu: parse: %s\n", i, err ? err->msg : "?");
+			return 1;
+		}
+		r = rootfs_idmap_check(cfg, 0, &wanted, &err);
+		oci_config_free(cfg);
+		if (r != cases[i].r || wanted != cases[i].wanted ||
+		    (cases[i].msg && (!err || !strstr(err->msg, cases[i].msg)))) {
+			printf("# case %zu: r %d wanted %d msg %s\n", i, r, wanted,
+			       err ? err->msg : "(none)");
+			return 1;
+		}
+	}
+	return 0;
+#undef MAP
+#undef MAPS
+#undef USERNS
+}
+
 static const struct test tests[] = {
 	{ "options: each one alone", test_every_option },
 	{ "options: names list matches the parser", test_names_list },
@@ -265,5 +324,6 @@ static const struct test tests[] = {
 	{ "options: NULL list", test_null_options },
 	{ "propagation: names to flags", test_propagation_names },
 	{ "remount: locked and cleared flags", test_remount_flags },
+	{ "idmap: which mounts may be idmapped", test_idmap_check },
 };
 TAP_MAIN(tests)
