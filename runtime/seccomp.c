@@ -2,10 +2,16 @@
  * Unknown syscall names are skipped with a warning, as runc does. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fd.h"
@@ -13,6 +19,10 @@
 #include "common/util.h"
 #include "oci/state.h"
 #include "process.h"
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 
 struct name_val {
 	const char *name;
@@ -151,6 +161,62 @@ static int build(scmp_filter_ctx ctx, const struct oci_seccomp *sc, uint32_t def
 	return 0;
 }
 
+static bool has_flag(const struct oci_seccomp *sc, const char *name)
+{
+	for (size_t i = 0; sc->flags && sc->flags[i]; i++)
+		if (streq(sc->flags[i], name))
+			return true;
+	return false;
+}
+
+/* libseccomp 2.5 cannot ask for SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (2.6 can): the filter it
+ * built is exported as BPF and loaded here with the flags the config names. The flag only
+ * means something with a listener (the kernel refuses it without NEW_LISTENER), so this path
+ * serves NOTIFY filters; a kernel older than 5.19 gets the filter without it, with a warning.
+ * Returns the notify fd or -errno with *err set. */
+static int load_wait_killable(scmp_filter_ctx ctx, const struct oci_seccomp *sc,
+			      struct husk_err **err)
+{
+	unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	cleanup_close int mfd = memfd_create("husk-seccomp-bpf", MFD_CLOEXEC);
+	cleanup_free struct sock_filter *insns = NULL;
+	struct sock_fprog prog;
+	off_t size;
+	int r, fd;
+
+	if (mfd < 0)
+		return husk_err_set(err, errno, "linux.seccomp: memfd for the filter");
+	r = seccomp_export_bpf(ctx, mfd);
+	if (r < 0)
+		return husk_err_set(err, -r, "linux.seccomp: export the filter");
+	size = lseek(mfd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof(*insns) || size > 65536 * (off_t)sizeof(*insns))
+		return husk_err_msg(err, EINVAL, "linux.seccomp: exported filter of %lld bytes",
+				    (long long)size);
+	insns = xmalloc((size_t)size);
+	if (pread(mfd, insns, (size_t)size, 0) != size)
+		return husk_err_set(err, errno ? errno : EIO, "linux.seccomp: read the filter");
+	prog = (struct sock_fprog){ .len = (unsigned short)(size / (off_t)sizeof(*insns)),
+				    .filter = insns };
+	if (has_flag(sc, "SECCOMP_FILTER_FLAG_LOG"))
+		flags |= SECCOMP_FILTER_FLAG_LOG;
+	if (has_flag(sc, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"))
+		flags |= SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+	/* With a listener, TSYNC must report a failed sync as ESRCH (the fd is the result). */
+	if (has_flag(sc, "SECCOMP_FILTER_FLAG_TSYNC"))
+		flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  flags | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+	if (fd < 0 && errno == EINVAL) {
+		log_warn("linux.seccomp.flags: the kernel lacks "
+			 "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19); loading without it");
+		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	}
+	if (fd < 0)
+		return husk_err_set(err, errno, "linux.seccomp: load filter");
+	return fd;	/* close-on-exec, as every listener fd */
+}
+
 bool seccomp_uses_notify(const struct oci_seccomp *sc)
 {
 	for (size_t i = 0; sc && i < sc->n_syscalls; i++)
@@ -177,6 +243,15 @@ int seccomp_apply(const struct oci_seccomp *sc, int *notify_fd, struct husk_err 
 	/* no_new_privs is ours to set (process.noNewPrivileges), not libseccomp's. */
 	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	r = build(ctx, sc, def, err);
+	if (r == 0 && seccomp_uses_notify(sc) &&
+	    has_flag(sc, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")) {
+		r = load_wait_killable(ctx, sc, err);
+		seccomp_release(ctx);
+		if (r < 0)
+			return r;
+		*notify_fd = r;
+		return 0;
+	}
 	if (r == 0) {
 		r = seccomp_load(ctx);
 		if (r < 0)

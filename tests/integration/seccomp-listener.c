@@ -3,7 +3,8 @@
  * accepts one connection on the unix socket SOCKET, stores the container process state it
  * receives in OUTDIR/state.json and the fds' count in OUTDIR/nfds, then answers every
  * notified syscall with success (return value 0) without performing it, logging its name
- * to OUTDIR/log, until the filter has no users left or 30 s pass. */
+ * to OUTDIR/log, until the filter has no users left or 30 s pass. With LISTENER_DELAY_MS
+ * set, it waits that long between logging a syscall and answering it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static void put(const char *dir, const char *name, const char *buf, size_t len, int append)
@@ -63,6 +65,9 @@ static int receive_state(int conn, const char *dir)
 
 static void serve(int nfd, const char *dir)
 {
+	const char *delay = getenv("LISTENER_DELAY_MS");
+	long ms = delay ? atol(delay) : 0;
+	struct timespec pause = { ms / 1000, (ms % 1000) * 1000000L };
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
 
@@ -81,6 +86,8 @@ static void serve(int nfd, const char *dir)
 		snprintf(line, sizeof(line), "%s\n", name ? name : "?");
 		free(name);
 		put(dir, "log", line, strlen(line), 1);
+		if (ms > 0)
+			nanosleep(&pause, NULL);
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
 		resp->val = 0;

@@ -245,15 +245,15 @@ teardown() { teardown_bundle; }
 	assert_contains "$output" ge-matched
 }
 
-# start_listener: the seccomp listener on $BATS_TEST_TMPDIR/listener.sock,
-# writing into $BATS_TEST_TMPDIR/listener/
+# start_listener [DELAY_MS]: the seccomp listener on $BATS_TEST_TMPDIR/listener.sock,
+# writing into $BATS_TEST_TMPDIR/listener/; with DELAY_MS it answers each syscall that late.
 start_listener() {
 	local bin
 	bin="$(seccomp_listener_bin)" || skip "cannot build seccomp-listener (needs cc and libseccomp-dev)"
 	LISTENER_DIR="$BATS_TEST_TMPDIR/listener"
 	LISTENER_SOCK="$BATS_TEST_TMPDIR/listener.sock"
 	mkdir -p "$LISTENER_DIR"
-	start_bg "$bin" "$LISTENER_SOCK" "$LISTENER_DIR"
+	start_bg env LISTENER_DELAY_MS="${1:-0}" "$bin" "$LISTENER_SOCK" "$LISTENER_DIR"
 	wait_for_file "$LISTENER_DIR/ready"
 }
 
@@ -279,6 +279,43 @@ notify_config() {
 	run jq -r '[.ociVersion, (.fds | join(",")), .metadata, .state.id, .state.status, (.pid > 0)] | join(" ")' "$LISTENER_DIR/state.json"
 	echo "$output" >&2
 	[[ "$output" == 1.2.*" seccompFd meta-1 ct1 creating true" ]]
+}
+
+# signal_during_notify [FLAG]: the container's sig-mkdir calls mkdir, which the listener
+# holds for 1.5 s; once the listener has it, SIGUSR1 arrives. Sets NOTIFIED (how many
+# notifications the listener got) and PROG_OUT (what sig-mkdir printed).
+signal_during_notify() {
+	local bin
+	bin="$(sig_mkdir_bin)" || skip "cannot build a static sig-mkdir (needs cc and libc6-dev)"
+	cp "$bin" "$ROOTFS_DIR/bin/sig-mkdir"
+	start_listener 1500
+	notify_config
+	update_config '.process.args = ["/bin/sig-mkdir", "/tmp/z"]'
+	[ -z "${1:-}" ] || update_config --arg f "$1" '.linux.seccomp.flags = [$f]'
+	husk run -d ct1
+	[ "$status" -eq 0 ]
+	local out="$HUSK_OUT"
+	wait_for_file "$LISTENER_DIR/log"
+	husk kill ct1 USR1
+	[ "$status" -eq 0 ]
+	wait_for_status ct1 stopped
+	NOTIFIED="$(grep -c '^mkdir' "$LISTENER_DIR/log")"
+	PROG_OUT="$(cat "$out")"
+	echo "notified $NOTIFIED times; sig-mkdir: $PROG_OUT" >&2
+}
+
+@test "seccomp: WAIT_KILLABLE_RECV keeps a received notification waiting through a signal" {
+	signal_during_notify SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+	# the handler ran after the answer: one notification, and mkdir got the listener's 0
+	[ "$NOTIFIED" -eq 1 ]
+	assert_contains "$PROG_OUT" "mkdir=0 errno=0 signals=1"
+}
+
+@test "seccomp: without WAIT_KILLABLE_RECV the signal interrupts the notified syscall (control)" {
+	signal_during_notify
+	# interrupted, the handler ran, mkdir restarted (SA_RESTART) and notified again
+	[ "$NOTIFIED" -eq 2 ]
+	assert_contains "$PROG_OUT" "mkdir=0 errno=0 signals=1"
 }
 
 @test "seccomp: exec with SCMP_ACT_NOTIFY hands its own fd to the listener" {
