@@ -10,10 +10,24 @@
 #include "vmboot.h"
 
 static const char vm_help[] =
-	"usage: husk vm boot [options] -- COMMAND [ARG...]\n\n"
+	"usage: husk vm boot [options] -- COMMAND [ARG...]\n"
+	"       husk vm initramfs --kernel FILE [--modules DIR] --output FILE\n\n"
 	"Light-VM tools. Subcommands:\n"
-	"  boot     boot a kernel in a microVM and run COMMAND from a disk image in it\n\n"
+	"  boot       boot a kernel in a microVM and run COMMAND from a disk image in it\n"
+	"  initramfs  write the initramfs `boot` builds for a kernel (the guest agent as /init\n"
+	"             and the modules it needs), e.g. to boot it with another VMM\n\n"
 	"Run 'husk vm boot --help' for its options. See husk-vm(8).\n";
+
+static const char initramfs_help[] =
+	"usage: husk vm initramfs --kernel FILE [--modules DIR] --output FILE\n\n"
+	"Write the initramfs that `husk vm boot` builds for this kernel: a newc cpio holding\n"
+	"the guest agent as /init and the kernel modules it loads (with their dependencies).\n\n"
+	"Options:\n"
+	"  --kernel FILE    the kernel, a bzImage: its version picks the module tree (required)\n"
+	"  --modules DIR    the kernel's module tree (default /lib/modules/VERSION, or\n"
+	"                   ../lib/modules/VERSION next to the kernel)\n"
+	"  --output FILE    where to write it (required)\n"
+	"  -h, --help       show this help\n";
 
 static const char boot_help[] =
 	"usage: husk vm boot --kernel FILE --disk IMG[,ro] [options] -- COMMAND [ARG...]\n\n"
@@ -62,6 +76,37 @@ static int cmd_vm_boot(struct globals *g, int argc, char **argv)
 	return status;
 }
 
+static int cmd_vm_initramfs(struct globals *g, int argc, char **argv)
+{
+	const char *kernel = NULL, *modules = NULL, *output = NULL;
+	struct husk_err *err = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		const char **slot = streq(argv[i], "--kernel")	? &kernel
+				    : streq(argv[i], "--modules") ? &modules
+				    : streq(argv[i], "--output")	? &output
+								: NULL;
+
+		if (streq(argv[i], "--help") || streq(argv[i], "-h")) {
+			fputs(initramfs_help, stdout);
+			return 0;
+		}
+		if (!slot)
+			return cmd_fail(g, "vm initramfs: unknown argument \"%s\" (see husk vm "
+					"initramfs --help)", argv[i]);
+		if (i + 1 >= argc)
+			return cmd_fail(g, "vm initramfs: %s needs a value", argv[i]);
+		*slot = argv[++i];
+	}
+	if (!kernel || !output)
+		return cmd_fail(g, "vm initramfs: %s is required", !kernel ? "--kernel" : "--output");
+	if (vmboot_write_initramfs(kernel, modules, output, program_invocation_name, &err) < 0) {
+		husk_err_wrap(&err, "vm initramfs");
+		return cmd_report(g, err);
+	}
+	return 0;
+}
+
 int cmd_vm(struct globals *g, int argc, char **argv)
 {
 	if (argc < 2)
@@ -72,5 +117,7 @@ int cmd_vm(struct globals *g, int argc, char **argv)
 	}
 	if (streq(argv[1], "boot"))
 		return cmd_vm_boot(g, argc - 1, argv + 1);
+	if (streq(argv[1], "initramfs"))
+		return cmd_vm_initramfs(g, argc - 1, argv + 1);
 	return cmd_fail(g, "vm: unknown subcommand \"%s\" (see husk vm --help)", argv[1]);
 }

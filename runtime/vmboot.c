@@ -137,6 +137,35 @@ static int build_initrd(struct vmboot *b, struct husk_err **err)
 	return initramfs_build(&spec, &b->initrd, &b->initrd_len, err);
 }
 
+int vmboot_write_initramfs(const char *kernel, const char *modules, const char *out,
+			   const char *argv0, struct husk_err **err)
+{
+	struct vmboot_opts o = { .kernel = kernel, .modules = modules };
+	struct vmboot b = { .o = &o, .argv0 = argv0 };
+	int r = build_initrd(&b, err);
+
+	if (r < 0) {
+		free(b.moddir);
+		return r;
+	}
+	{
+		const char *slash = strrchr(out, '/');
+		cleanup_free char *dir = slash ? xstrndup(out, (size_t)(slash - out) + 1) : NULL;
+		cleanup_close int dfd = open(dir ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || !(slash ? slash[1] : out[0]))
+			r = husk_err_set(err, dfd < 0 ? errno : EISDIR, "open its directory");
+		else
+			r = fd_write_atomic(dfd, slash ? slash + 1 : out, b.initrd, b.initrd_len,
+					    0644, err);
+	}
+	if (r < 0)
+		husk_err_wrap(err, "--output `%s`", out);
+	free(b.moddir);
+	free(b.initrd);
+	return r;
+}
+
 /* Attach to the existing tap device `name` with virtio-net's header; never create one. */
 static int open_tap(const char *name, int *out, struct husk_err **err)
 {

@@ -348,3 +348,55 @@ declare -A FLAGS=(
 	echo "$output" | jq -e '(.linux.namespaces | index("time") != null)
 		and (.mountOptions | contains(["rro", "rnosuid", "rnodev", "rnoexec"]))'
 }
+
+# fake_kernel DIR VERSION: a file with just a Linux setup header naming VERSION, and a
+# module tree for it where one module (virtio_rng) is a file and the rest are built in.
+fake_kernel() {
+	local d="$1" v="$2" m="$1/lib/modules/$2"
+	mkdir -p "$m/kernel/drivers/char/hw_random"
+	head -c 4096 /dev/zero >"$d/vmlinuz"
+	printf 'HdrS' | dd of="$d/vmlinuz" bs=1 seek=$((0x202)) conv=notrunc status=none
+	# kernel_version: offset 0x600 from the setup header's base (0x200), i.e. byte 0x800
+	printf '\x00\x06' | dd of="$d/vmlinuz" bs=1 seek=$((0x20e)) conv=notrunc status=none
+	printf '%s (fake@test) #1' "$v" | dd of="$d/vmlinuz" bs=1 seek=$((0x800)) conv=notrunc status=none
+	printf 'kernel/drivers/%s.ko\n' virtio/virtio_pci block/virtio_blk char/virtio_console \
+		net/virtio_net fs/ext4/ext4 >"$m/modules.builtin"
+	echo "kernel/drivers/char/hw_random/virtio-rng.ko:" >"$m/modules.dep"
+	echo "fake module" >"$m/kernel/drivers/char/hw_random/virtio-rng.ko"
+}
+
+@test "vm initramfs: writes the agent as /init and the kernel's modules in a newc cpio" {
+	requires husk
+	command -v cpio >/dev/null || skip "needs cpio"
+	fake_kernel "$BATS_TEST_TMPDIR/k" 6.9.9-fake
+	husk vm initramfs --kernel "$BATS_TEST_TMPDIR/k/vmlinuz" --output "$BATS_TEST_TMPDIR/out/initrd.img"
+	[ "$status" -eq 1 ]	# the output's directory does not exist: nothing written
+	assert_contains "$output" "--output \`$BATS_TEST_TMPDIR/out/initrd.img\`"
+	[ ! -e "$BATS_TEST_TMPDIR/out" ]
+	husk vm initramfs --kernel "$BATS_TEST_TMPDIR/k/vmlinuz" \
+		--modules "$BATS_TEST_TMPDIR/k/lib/modules/6.9.9-fake" --output "$BATS_TEST_TMPDIR/initrd.img"
+	[ "$status" -eq 0 ]
+	run cpio -t --quiet <"$BATS_TEST_TMPDIR/initrd.img"
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "init"
+	assert_contains "$output" "lib/modules/virtio_rng.ko"
+	assert_contains "$output" "lib/modules/husk.order"
+	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '\.tmp$')" -eq 0 ]
+}
+
+@test "vm initramfs: missing or bad arguments name the argument, exit 1, write nothing" {
+	husk vm initramfs --kernel /nonexistent/vmlinuz --output "$BATS_TEST_TMPDIR/initrd.img"
+	[ "$status" -eq 1 ]
+	assert_contains "$output" "--kernel: open \`/nonexistent/vmlinuz\`"
+	[ ! -e "$BATS_TEST_TMPDIR/initrd.img" ]
+	husk vm initramfs --kernel /bin/sh
+	[ "$status" -eq 1 ]
+	assert_contains "$output" "--output is required"
+	husk vm initramfs --kernel /bin/sh --output "$BATS_TEST_TMPDIR/initrd.img"
+	[ "$status" -eq 1 ]
+	assert_contains "$output" "not a bzImage"
+	[ ! -e "$BATS_TEST_TMPDIR/initrd.img" ]
+	husk vm initramfs --frobnicate
+	[ "$status" -eq 1 ]
+	assert_contains "$output" 'unknown argument "--frobnicate"'
+}
