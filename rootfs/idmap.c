@@ -44,11 +44,12 @@ static bool same_map(const struct oci_idmap *a, size_t na, const struct oci_idma
 	return na == nb && (na == 0 || memcmp(a, b, na * sizeof(*a)) == 0);
 }
 
-static int write_map(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
-		     struct husk_err **err)
+int rootfs_write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
+		       struct husk_err **err)
 {
 	char path[64], buf[4096];
 	size_t pos = 0;
+	int r;
 
 	for (size_t i = 0; i < n && pos < sizeof(buf) - 40; i++)
 		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%u %u %u\n",
@@ -58,7 +59,7 @@ static int write_map(pid_t pid, const char *file, const struct oci_idmap *m, siz
 	if (fd < 0)
 		return husk_err_set(err, errno, "open `%s`", path);
 	/* The kernel takes a whole map in one write, or nothing. */
-	int r = write_all(fd, buf, pos);
+	r = write_all(fd, buf, pos);
 	if (r < 0)
 		return husk_err_set(err, -r, "write `%s`", path);
 	return 0;
@@ -92,9 +93,9 @@ static int make_userns(const struct oci_idmap *uid, size_t n_uid, const struct o
 		_exit(0);
 	}
 	close(p[0]);
-	r = write_map(pid, "uid_map", uid, n_uid, err);
+	r = rootfs_write_idmap(pid, "uid_map", uid, n_uid, err);
 	if (r == 0)
-		r = write_map(pid, "gid_map", gid, n_gid, err);
+		r = rootfs_write_idmap(pid, "gid_map", gid, n_gid, err);
 	if (r == 0) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -260,10 +261,7 @@ int rootfs_idmap_attach(int rootfd, int tree_fd, const char *dest, struct husk_e
 
 	if (fstat(tree_fd, &st) < 0)
 		return husk_err_set(err, errno, "stat the idmapped source");
-	if (S_ISDIR(st.st_mode))
-		dfd = rootfs_mkdir_in_root(rootfd, dest, 0755, err);
-	else
-		dfd = rootfs_mkfile_in_root(rootfd, dest, 0644, err);
+	dfd = rootfs_mkdest_in_root(rootfd, dest, S_ISDIR(st.st_mode), err);
 	if (dfd < 0)
 		return dfd;
 	if (syscall(SYS_move_mount, tree_fd, "", dfd, "",

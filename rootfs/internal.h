@@ -38,6 +38,9 @@ int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 /* A tmpfs at m->destination holding a copy of what was there (option "tmpcopyup"). */
 int rootfs_mount_tmpcopyup(int rootfd, const struct oci_mount *m,
 			   const struct rootfs_mount_flags *mf, struct husk_err **err);
+/* A bind target at dest inside the root: a directory (dir) or an empty file, made if missing;
+ * returns an O_PATH fd of it. */
+int rootfs_mkdest_in_root(int rootfd, const char *dest, bool dir, struct husk_err **err);
 /* Attach a detached tree from rootfs_idmap_open() at dest inside the root. */
 int rootfs_idmap_attach(int rootfd, int tree_fd, const char *dest, struct husk_err **err);
 /* The "shared"/"rslave"/... name of rootfsPropagation or a mount option to MS_* flags. */

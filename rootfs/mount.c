@@ -273,6 +273,12 @@ static int bind_finish(int rootfd, const char *dest, const struct rootfs_mount_f
 	return mount_finish(rootfd, dest, mf, err);
 }
 
+int rootfs_mkdest_in_root(int rootfd, const char *dest, bool dir, struct husk_err **err)
+{
+	return dir ? rootfs_mkdir_in_root(rootfd, dest, 0755, err)
+		   : rootfs_mkfile_in_root(rootfd, dest, 0644, err);
+}
+
 int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 		      const struct rootfs_mount_flags *mf, struct husk_err **err)
 {
@@ -283,10 +289,7 @@ int rootfs_bind_mount(int rootfd, const char *src, const char *dest,
 	/* The source is a host path: config-linux.md leaves it to the runtime's own view. */
 	if (stat(src, &st) < 0)
 		return husk_err_set(err, errno, "stat source `%s`", src);
-	if (S_ISDIR(st.st_mode))
-		dfd = rootfs_mkdir_in_root(rootfd, dest, 0755, err);
-	else
-		dfd = rootfs_mkfile_in_root(rootfd, dest, 0644, err);
+	dfd = rootfs_mkdest_in_root(rootfd, dest, S_ISDIR(st.st_mode), err);
 	if (dfd < 0)
 		return dfd;
 	if (mount(src, fd_path(dfd, p), NULL, MS_BIND | (mf->rbind ? MS_REC : 0), NULL) < 0)

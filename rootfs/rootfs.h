@@ -28,6 +28,9 @@ struct rootfs_opts {
 int rootfs_idmap_open(const struct oci_config *cfg, const char *bundle, int userns_fd,
 		      int **fds, struct husk_err **err);
 void rootfs_idmap_close(int *fds, size_t n);
+/* Write the id map `file` ("uid_map" or "gid_map") of process pid, in one write. */
+int rootfs_write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
+		       struct husk_err **err);
 /* Whether mount i asks for an idmap (*wanted), and whether it can have one (pure). */
 int rootfs_idmap_check(const struct oci_config *cfg, size_t i, bool *wanted,
 		       struct husk_err **err);

@@ -175,10 +175,8 @@ static int run_newidmap(pid_t pid, const char *file, const struct oci_idmap *m, 
 static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
 		       struct husk_err **err)
 {
-	char path[64], buf[4096];
-	size_t pos = 0;
+	char path[64];
 	unsigned self = file[0] == 'u' ? geteuid() : getegid();
-	int r;
 
 	/* user_namespaces(7): without CAP_SETUID/SETGID in the parent namespace only a single
 	 * line mapping one's own id is allowed, and gid_map only after setgroups is denied. */
@@ -191,18 +189,8 @@ static int write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, s
 				return husk_err_wrap(err, "linux.gidMappings");
 		}
 	}
-	for (size_t i = 0; i < n && pos < sizeof(buf) - 40; i++)
-		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%u %u %u\n",
-					m[i].container_id, m[i].host_id, m[i].size);
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return husk_err_set(err, errno, "open `%s`", path);
-	/* The kernel takes the whole map in one write or not at all. */
-	r = write_all(fd, buf, pos);
-	if (r < 0)
-		return husk_err_set(err, -r, "linux.%s: write `%s`",
-				    file[0] == 'u' ? "uidMappings" : "gidMappings", path);
+	if (rootfs_write_idmap(pid, file, m, n, err) < 0)
+		return husk_err_wrap(err, "linux.%s", file[0] == 'u' ? "uidMappings" : "gidMappings");
 	return 0;
 }
 

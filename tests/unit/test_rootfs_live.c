@@ -424,15 +424,50 @@ static int case_bad_type(const struct bundle *b, const void *arg)
 	return 0;
 }
 
-static int case_idmap(const struct bundle *b, const void *arg)
+/* An idmap the runtime did not prepare is refused, never mounted without its mapping. */
+static int case_idmap_unprepared(const struct bundle *b, const void *arg)
 {
 	struct oci_mount m[1] = { mnt("/data", "bind", b->hostdata, OPTS("rbind", "idmap")) };
 	struct oci_config cfg = { .mounts = m, .n_mounts = 1 };
 	struct rootfs_opts o = { .cfg = &cfg, .rootfs = b->rootfs };
 	cleanup_err struct husk_err *err = NULL;
 
-	CHECK(rootfs_prepare(&o, &err) == -ENOTSUP);
-	CHECK_CONTAINS(err->msg, "mounts[0] (/data): options: idmap");
+	CHECK(rootfs_prepare(&o, &err) == -EINVAL);
+	CHECK_CONTAINS(err->msg, "mounts[0] (/data): options: idmapped mount not prepared");
+	return 0;
+}
+
+/* The runtime's half (rootfs_idmap_open) then the init's (rootfs_prepare): root's file in
+ * hostdata shows as uid/gid 1000 at /data, and stays root's on the host. */
+static int case_idmap(const struct bundle *b, const void *arg)
+{
+	struct oci_idmap map[1] = { { .container_id = 0, .host_id = 1000, .size = 1 } };
+	struct oci_mount m[1] = { mnt("/data", "bind", b->hostdata, OPTS("bind", "idmap")) };
+	struct oci_config cfg = { .mounts = m, .n_mounts = 1 };
+	struct rootfs_opts o = { .cfg = &cfg, .rootfs = b->rootfs, .host_mntns = true };
+	cleanup_err struct husk_err *err = NULL;
+	cleanup_free char *seen = xasprintf("%s/data/file", b->rootfs);
+	cleanup_free char *host = xasprintf("%s/file", b->hostdata);
+	int *fds = NULL;
+	struct stat st;
+	int r;
+
+	/* This case is pid 1 of a new pid namespace: its /proc must say so, as the runtime's
+	 * does, since the mapping is written to /proc/PID of a child. */
+	CHECK(mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0);
+	m[0].uid_mappings = m[0].gid_mappings = map;
+	m[0].n_uid_mappings = m[0].n_gid_mappings = 1;
+	r = rootfs_idmap_open(&cfg, "/", -1, &fds, &err);
+	if (r < 0)
+		printf("# rootfs_idmap_open: %s\n", err->msg);
+	CHECK(r == 0);
+	CHECK(fds && fds[0] >= 0);
+	o.idmap_fds = fds;
+	r = rootfs_prepare(&o, &err);
+	rootfs_idmap_close(fds, 1);
+	CHECK(r == 0);
+	CHECK(stat(seen, &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000);
+	CHECK(stat(host, &st) == 0 && st.st_uid == 0);
 	return 0;
 }
 
@@ -440,6 +475,8 @@ static int test_errors(void)
 {
 	int r = run_case(case_bad_type, NULL, false);
 
+	if (!r)
+		r = run_case(case_idmap_unprepared, NULL, false);
 	return r ? r : run_case(case_idmap, NULL, false);
 }
 
