@@ -680,7 +680,9 @@ static int signal_ct(const struct ct *c, int sig, bool all, struct husk_err **er
 		return husk_err_msg(err, ESRCH, "container \"%s\" is not running", c->id);
 	if (all)
 		signal_others(c, sig);
-	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+	/* With --all the init may already be gone, killed with its cgroup (cgroup.kill) or
+	 * with its pid namespace: the signal did reach it, as runc also reports. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 && !(all && errno == ESRCH))
 		return husk_err_set(err, errno, "container \"%s\": send signal %d", c->id, sig);
 	return 0;
 }

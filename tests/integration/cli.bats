@@ -369,6 +369,9 @@ fake_kernel() {
 	requires husk
 	command -v cpio >/dev/null || skip "needs cpio"
 	fake_kernel "$BATS_TEST_TMPDIR/k" 6.9.9-fake
+	# any file serves as the agent here (a sanitizer build has none of its own)
+	printf 'fake agent\n' >"$BATS_TEST_TMPDIR/agent"
+	export HUSK_AGENT="$BATS_TEST_TMPDIR/agent"
 	husk vm initramfs --kernel "$BATS_TEST_TMPDIR/k/vmlinuz" --output "$BATS_TEST_TMPDIR/out/initrd.img"
 	[ "$status" -eq 1 ]	# the output's directory does not exist: nothing written
 	assert_contains "$output" "--output \`$BATS_TEST_TMPDIR/out/initrd.img\`"
@@ -381,6 +384,7 @@ fake_kernel() {
 	assert_contains "$output" "init"
 	assert_contains "$output" "lib/modules/virtio_rng.ko"
 	assert_contains "$output" "lib/modules/husk.order"
+	[ "$(cd "$BATS_TEST_TMPDIR" && cpio -i --quiet --to-stdout init <initrd.img)" = "fake agent" ]
 	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '\.tmp$')" -eq 0 ]
 }
 
