@@ -344,16 +344,12 @@ int oci_config_parse(const char *buf, size_t len, struct oci_config **out, struc
 
 int oci_config_load(const char *path, struct oci_config **out, struct husk_err **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *buf = NULL;
 	size_t len;
 	int r;
 
-	if (fd < 0)
-		return husk_err_set(err, errno, "open `%s`", path);
-	r = read_all(fd, &buf, &len);
-	if (r < 0)
-		return husk_err_set(err, -r, "read `%s`", path);
+	if (fd_read_at(AT_FDCWD, path, &buf, &len, err) < 0)
+		return -(*err)->code;
 	r = oci_config_parse(buf, len, out, err);
 	if (r < 0)
 		return husk_err_wrap(err, "`%s`", path);

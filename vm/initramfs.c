@@ -83,16 +83,11 @@ void cpio_add_file(struct cpio *c, const char *name, mode_t perm, const void *da
 int cpio_add_file_path(struct cpio *c, const char *name, mode_t perm, const char *src,
 		       struct husk_err **err)
 {
-	cleanup_close int fd = open(src, O_RDONLY | O_CLOEXEC);
 	cleanup_free char *data = NULL;
 	size_t len;
-	int r;
 
-	if (fd < 0)
-		return husk_err_set(err, errno, "open `%s`", src);
-	r = read_all(fd, &data, &len);
-	if (r < 0)
-		return husk_err_set(err, -r, "read `%s`", src);
+	if (fd_read_at(AT_FDCWD, src, &data, &len, err) < 0)
+		return -(*err)->code;
 	if (len > UINT32_MAX)
 		return husk_err_msg(err, EFBIG, "`%s`: too large for a cpio archive", src);
 	cpio_add_file(c, name, perm, data, len);
@@ -190,18 +185,10 @@ static int decompress(const char *tool, const char *path, char **data, size_t *l
 int initramfs_module_read(const char *path, char **data, size_t *len, struct husk_err **err)
 {
 	int i = module_suffix(path);
-	cleanup_close int fd = -1;
-	int r;
 
 	if (i >= 0 && compressors[i].tool)
 		return decompress(compressors[i].tool, path, data, len, err);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return husk_err_set(err, errno, "open `%s`", path);
-	r = read_all(fd, data, len);
-	if (r < 0)
-		return husk_err_set(err, -r, "read `%s`", path);
-	return 0;
+	return fd_read_at(AT_FDCWD, path, data, len, err);
 }
 
 /* The value of "depends=" in the ELF64 module's .modinfo section ("" when it has none).

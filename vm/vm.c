@@ -119,15 +119,7 @@ static int build(struct machine *m, const struct vm_config *c, struct husk_err *
 
 static int read_file(const char *path, char **buf, size_t *len, struct husk_err **err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return husk_err_set(err, errno, "vm: open `%s`", path);
-	r = read_all(fd, buf, len);
-	if (r < 0)
-		return husk_err_set(err, -r, "vm: read `%s`", path);
-	return 0;
+	return fd_read_at(AT_FDCWD, path, buf, len, err) < 0 ? husk_err_wrap(err, "vm") : 0;
 }
 
 static int load_kernel(struct machine *m, const struct vm_config *c, struct boot_cpu *cpu,

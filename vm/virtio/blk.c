@@ -91,15 +91,7 @@ static int blk_rw(struct blk *b, bool write, struct iovec *iov, unsigned n, uint
 		if (r <= 0)
 			return -EIO;
 		pos += r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+		vq_iov_advance(&iov, &n, (size_t)r);
 	}
 	return 0;
 }

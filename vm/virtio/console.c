@@ -333,15 +333,7 @@ static void write_all(int fd, struct iovec *iov, unsigned n)
 			log_debug("virtio-console: write: %s, output dropped", strerror(errno));
 			return;
 		}
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+		vq_iov_advance(&iov, &n, (size_t)r);
 	}
 }
 

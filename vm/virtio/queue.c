@@ -266,3 +266,16 @@ size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void 
 {
 	return iov_copy(iov, n, off, (uint8_t *)src, len, true);
 }
+
+void vq_iov_advance(struct iovec **iov, unsigned *n, size_t done)
+{
+	while (*n > 0 && done >= (*iov)->iov_len) {
+		done -= (*iov)->iov_len;
+		(*iov)++;
+		(*n)--;
+	}
+	if (*n > 0) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + done;
+		(*iov)->iov_len -= done;
+	}
+}

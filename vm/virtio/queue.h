@@ -56,3 +56,6 @@ void vq_reset(struct vq *q);
 /* Helpers to read/write across the segments of a chain: bytes copied. */
 size_t vq_iov_read(const struct iovec *iov, unsigned n, size_t off, void *dst, size_t len);
 size_t vq_iov_write(const struct iovec *iov, unsigned n, size_t off, const void *src, size_t len);
+/* After a partial readv/writev of `done` bytes: drop the segments it finished and trim the
+ * one it stopped in, so the call can be repeated on (*iov, *n). */
+void vq_iov_advance(struct iovec **iov, unsigned *n, size_t done);
