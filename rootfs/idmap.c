@@ -125,18 +125,17 @@ static int userns_for(struct ns_cache *cache, size_t *n_cache, const struct oci_
 	return fd;
 }
 
-int rootfs_idmap_check(const struct oci_config *cfg, size_t i, bool *wanted,
-		       struct husk_err **err)
+/* Mount i's options in *mf (to free), whether it asks for an idmap, and whether it can have
+ * one. */
+static int check_mount(const struct oci_config *cfg, size_t i, struct rootfs_mount_flags *mf,
+		       bool *wanted, struct husk_err **err)
 {
 	const struct oci_mount *m = &cfg->mounts[i];
-	struct rootfs_mount_flags mf;
 	bool bind;
 
-	*wanted = false;
-	rootfs_parse_mount_options(m->options, NULL, &mf, err);
-	bind = mf.bind || mf.rbind || (m->type && streq(m->type, "bind"));
-	*wanted = mf.idmap || mf.ridmap;
-	rootfs_mount_flags_free(&mf);
+	rootfs_parse_mount_options(m->options, NULL, mf, err);
+	bind = mf->bind || mf->rbind || (m->type && streq(m->type, "bind"));
+	*wanted = mf->idmap || mf->ridmap;
 	/* config.md: mappings without the option would be silently ignored by older runtimes,
 	 * which is why the spec asks for both. */
 	if (!*wanted && (m->n_uid_mappings || m->n_gid_mappings))
@@ -156,22 +155,29 @@ int rootfs_idmap_check(const struct oci_config *cfg, size_t i, bool *wanted,
 	return 0;
 }
 
-/* One detached, idmapped copy of mount i's source. */
-static int open_idmapped(const struct oci_mount *m, size_t i, int bundle_dfd, int userns_fd,
-			 struct husk_err **err)
+int rootfs_idmap_check(const struct oci_config *cfg, size_t i, bool *wanted,
+		       struct husk_err **err)
 {
 	struct rootfs_mount_flags mf;
+	int r = check_mount(cfg, i, &mf, wanted, err);
+
+	rootfs_mount_flags_free(&mf);
+	return r;
+}
+
+/* One detached, idmapped copy of mount i's source. */
+static int open_idmapped(const struct oci_mount *m, size_t i, const struct rootfs_mount_flags *mf,
+			 int bundle_dfd, int userns_fd, struct husk_err **err)
+{
 	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
 	int fd, r;
 
-	rootfs_parse_mount_options(m->options, NULL, &mf, err);
-	rootfs_mount_flags_free(&mf);
 	fd = (int)syscall(SYS_open_tree, bundle_dfd, m->source,
-			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (mf.rbind ? AT_RECURSIVE : 0));
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (mf->rbind ? AT_RECURSIVE : 0));
 	if (fd < 0)
 		return husk_err_set(err, errno, "mounts[%zu]: open_tree `%s`", i, m->source);
 	/* "ridmap" maps every mount of the tree, "idmap" the top one only (config.md). */
-	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (mf.ridmap ? AT_RECURSIVE : 0),
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (mf->ridmap ? AT_RECURSIVE : 0),
 		    &attr, sizeof(attr)) < 0) {
 		r = errno;
 		close(fd);
@@ -213,10 +219,14 @@ int rootfs_idmap_open(const struct oci_config *cfg, const char *bundle, int user
 		fds[i] = -1;
 	for (size_t i = 0; i < cfg->n_mounts && r == 0; i++) {
 		const struct oci_mount *m = &cfg->mounts[i];
+		struct rootfs_mount_flags mf;
 		bool w;
 		int ns;
 
-		if (rootfs_idmap_check(cfg, i, &w, err) < 0 || !w)
+		/* Checked above, so this cannot fail; only mf.rbind/ridmap are used below. */
+		check_mount(cfg, i, &mf, &w, err);
+		rootfs_mount_flags_free(&mf);
+		if (!w)
 			continue;
 		/* Without mappings of its own, the mount takes the container's: the user
 		 * namespace it joins, or the maps of the one it will get. */
@@ -232,7 +242,7 @@ int rootfs_idmap_open(const struct oci_config *cfg, const char *bundle, int user
 			r = husk_err_wrap(err, "mounts[%zu]: user namespace for the idmap", i);
 			break;
 		}
-		fds[i] = open_idmapped(m, i, bundle_dfd, ns, err);
+		fds[i] = open_idmapped(m, i, &mf, bundle_dfd, ns, err);
 		if (fds[i] < 0)
 			r = fds[i];
 	}
