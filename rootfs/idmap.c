@@ -47,22 +47,15 @@ static bool same_map(const struct oci_idmap *a, size_t na, const struct oci_idma
 int rootfs_write_idmap(pid_t pid, const char *file, const struct oci_idmap *m, size_t n,
 		       struct husk_err **err)
 {
-	char path[64], buf[4096];
+	char path[64], buf[4096] = "";
 	size_t pos = 0;
-	int r;
 
 	for (size_t i = 0; i < n && pos < sizeof(buf) - 40; i++)
 		pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%u %u %u\n",
 					m[i].container_id, m[i].host_id, m[i].size);
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return husk_err_set(err, errno, "open `%s`", path);
-	/* The kernel takes a whole map in one write, or nothing. */
-	r = write_all(fd, buf, pos);
-	if (r < 0)
-		return husk_err_set(err, -r, "write `%s`", path);
-	return 0;
+	/* The kernel takes a whole map in one write, or nothing: fd_write_at makes one. */
+	return fd_write_at(AT_FDCWD, path, buf, err);
 }
 
 /* A user namespace holding the mapping: a child enters a new one and waits on a pipe while we
