@@ -137,6 +137,19 @@ static int build_initrd(struct vmboot *b, struct husk_err **err)
 	return initramfs_build(&spec, &b->initrd, &b->initrd_len, err);
 }
 
+/* path written atomically: fd_write_atomic in its directory. */
+static int write_file_atomic(const char *path, const void *buf, size_t len, struct husk_err **err)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	cleanup_free char *dir = slash ? xstrndup(path, (size_t)(slash - path) + 1) : xstrdup(".");
+	cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || !*name)
+		return husk_err_set(err, dfd < 0 ? errno : EISDIR, "open its directory");
+	return fd_write_atomic(dfd, name, buf, len, 0644, err);
+}
+
 int vmboot_write_initramfs(const char *kernel, const char *modules, const char *out,
 			   const char *argv0, struct husk_err **err)
 {
@@ -144,22 +157,7 @@ int vmboot_write_initramfs(const char *kernel, const char *modules, const char *
 	struct vmboot b = { .o = &o, .argv0 = argv0 };
 	int r = build_initrd(&b, err);
 
-	if (r < 0) {
-		free(b.moddir);
-		return r;
-	}
-	{
-		const char *slash = strrchr(out, '/');
-		cleanup_free char *dir = slash ? xstrndup(out, (size_t)(slash - out) + 1) : NULL;
-		cleanup_close int dfd = open(dir ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd < 0 || !(slash ? slash[1] : out[0]))
-			r = husk_err_set(err, dfd < 0 ? errno : EISDIR, "open its directory");
-		else
-			r = fd_write_atomic(dfd, slash ? slash + 1 : out, b.initrd, b.initrd_len,
-					    0644, err);
-	}
-	if (r < 0)
+	if (r == 0 && (r = write_file_atomic(out, b.initrd, b.initrd_len, err)) < 0)
 		husk_err_wrap(err, "--output `%s`", out);
 	free(b.moddir);
 	free(b.initrd);
