@@ -1,6 +1,10 @@
-/* Allocation that aborts on out-of-memory, and small string helpers. */
+/* Allocation that aborts on out-of-memory, small string helpers, files beside husk. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -98,4 +102,37 @@ void strv_freep(char ***v)
 {
 	strv_free(*v);
 	*v = NULL;
+}
+
+/* DIR/rel if dir_of names a file in an absolute directory and DIR/rel passes access(mode). */
+static char *beside(const char *dir_of, const char *rel, int mode)
+{
+	const char *slash = dir_of ? strrchr(dir_of, '/') : NULL;
+	char *p;
+
+	if (!slash || dir_of[0] != '/')
+		return NULL;
+	p = xasprintf("%.*s/%s", (int)(slash - dir_of), dir_of, rel);
+	if (access(p, mode) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+char *path_beside_self(const char *rel, int mode)
+{
+	char exe[PATH_MAX], *real, *p = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n > 0) {
+		exe[n] = '\0';
+		/* A sealed copy reads "/memfd:husk (deleted)": no directory to look in. */
+		if (strncmp(exe, "/memfd:", 7) != 0)
+			p = beside(exe, rel, mode);
+	}
+	if (!p && (real = realpath(program_invocation_name, NULL))) {
+		p = beside(real, rel, mode);
+		free(real);
+	}
+	return p;
 }

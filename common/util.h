@@ -29,3 +29,8 @@ void strv_free(char **v);
 size_t strv_len(char *const *v);
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A file husk ships beside itself: DIR/rel for DIR the directory of /proc/self/exe (unless
+ * that is a memfd copy, see runtime/selfexe.c), then of the real path of argv[0]; the first
+ * one that access(mode) allows, malloc'd, or NULL. */
+char *path_beside_self(const char *rel, int mode);

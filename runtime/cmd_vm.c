@@ -71,7 +71,7 @@ static int cmd_vm_boot(struct globals *g, int argc, char **argv)
 		return 0;
 	}
 	/* argv[0] as husk was started (glibc keeps it): the agent may sit next to it. */
-	status = vmboot_run(&o, program_invocation_name);
+	status = vmboot_run(&o);
 	vmboot_opts_free(&o);
 	return status;
 }
@@ -100,7 +100,7 @@ static int cmd_vm_initramfs(struct globals *g, int argc, char **argv)
 	}
 	if (!kernel || !output)
 		return cmd_fail(g, "vm initramfs: %s is required", !kernel ? "--kernel" : "--output");
-	if (vmboot_write_initramfs(kernel, modules, output, program_invocation_name, &err) < 0) {
+	if (vmboot_write_initramfs(kernel, modules, output, &err) < 0) {
 		husk_err_wrap(&err, "vm initramfs");
 		return cmd_report(g, err);
 	}

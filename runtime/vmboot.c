@@ -27,31 +27,6 @@
  * past the boot sector. */
 #define SETUP_MAX (65 * 512)
 
-/* Where the agent is: initramfs_agent_path() ($HUSK_AGENT, next to /proc/self/exe, the
- * installed one), else next to the real path of argv[0]: a husk re-executed from a sealed
- * memfd has no useful /proc/self/exe. */
-static int find_agent(const char *argv0, char **out, struct husk_err **err)
-{
-	cleanup_free char *real = NULL;
-	char *slash;
-
-	if (initramfs_agent_path(out, err) == 0 || (getenv("HUSK_AGENT") && *getenv("HUSK_AGENT")))
-		return *out ? 0 : -(*err)->code;
-	real = argv0 ? realpath(argv0, NULL) : NULL;
-	slash = real ? strrchr(real, '/') : NULL;
-	if (slash) {
-		*slash = '\0';
-		*out = xasprintf("%s/../vm/agent/husk-agent", real);
-		if (access(*out, R_OK) == 0) {
-			husk_err_free(*err);
-			*err = NULL;
-			return 0;
-		}
-		free(*out);
-		*out = NULL;
-	}
-	return -(*err)->code;
-}
 
 static bool is_dir(const char *path)
 {
@@ -130,7 +105,7 @@ static int build_initrd(struct vmboot *b, struct husk_err **err)
 	else
 		log_debug("vm: kernel %s, no module tree found: its drivers must be built in",
 			  kver);
-	if (find_agent(b->argv0, &agent, err) < 0)
+	if (initramfs_agent_path(&agent, err) < 0)
 		return -(*err)->code;
 	spec.agent_path = agent;
 	spec.moddir = b->moddir;
@@ -151,10 +126,10 @@ static int write_file_atomic(const char *path, const void *buf, size_t len, stru
 }
 
 int vmboot_write_initramfs(const char *kernel, const char *modules, const char *out,
-			   const char *argv0, struct husk_err **err)
+			   struct husk_err **err)
 {
 	struct vmboot_opts o = { .kernel = kernel, .modules = modules };
-	struct vmboot b = { .o = &o, .argv0 = argv0 };
+	struct vmboot b = { .o = &o };
 	int r = build_initrd(&b, err);
 
 	if (r == 0 && (r = write_file_atomic(out, b.initrd, b.initrd_len, err)) < 0)
@@ -353,9 +328,9 @@ static void teardown(struct vmboot *b)
 	free(b->cmdline);
 }
 
-int vmboot_run(const struct vmboot_opts *o, const char *argv0)
+int vmboot_run(const struct vmboot_opts *o)
 {
-	struct vmboot b = { .o = o, .argv0 = argv0, .ctl = { -1, -1 }, .stop = { -1, -1 },
+	struct vmboot b = { .o = o, .ctl = { -1, -1 }, .stop = { -1, -1 },
 			    .serial = { -1, -1 }, .done = { -1, -1 }, .stdin_fd = -1,
 			    .stdin_pipe = -1, .tap_fd = -1, .sfd = -1, .rd = AGENT_READER_INIT };
 	struct husk_err *err = NULL;

@@ -63,10 +63,10 @@ char *vmboot_cmdline(bool debug_console, const char *extra);
 bool vmboot_root_ro(const struct vmboot_opts *o);
 
 /* Boot and run; returns the process's status (its exit code, or 128+N for signal N), or 1
- * after printing what went wrong. argv0 helps find the guest agent. Leaves nothing running. */
-int vmboot_run(const struct vmboot_opts *o, const char *argv0);
+ * after printing what went wrong. Leaves nothing running. */
+int vmboot_run(const struct vmboot_opts *o);
 
 /* Write the initramfs `vm boot` would build for kernel (the agent as /init plus the modules
  * it needs, from modules or the default tree) to the file out, atomically. */
 int vmboot_write_initramfs(const char *kernel, const char *modules, const char *out,
-			   const char *argv0, struct husk_err **err);
+			   struct husk_err **err);

@@ -17,7 +17,6 @@ enum { VMPORT_CONSOLE, VMPORT_CTL, VMPORT_STDIN, VMPORT_STDOUT, VMPORT_STDERR, V
 
 struct vmboot {
 	const struct vmboot_opts *o;
-	const char *argv0;
 	char kver[128];
 	char *moddir;		/* NULL: no module tree was found */
 	uint8_t *initrd;	/* built in memory unless --initrd */

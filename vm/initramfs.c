@@ -584,8 +584,6 @@ int initramfs_build(const struct initramfs_spec *s, uint8_t **out, size_t *len,
 int initramfs_agent_path(char **out, struct husk_err **err)
 {
 	const char *env = getenv("HUSK_AGENT");
-	char exe[PATH_MAX];
-	ssize_t n;
 
 	if (env && *env) {
 		if (access(env, R_OK) < 0)
@@ -593,20 +591,10 @@ int initramfs_agent_path(char **out, struct husk_err **err)
 		*out = xstrdup(env);
 		return 0;
 	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		char *slash;
-
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash && exe[0] == '/') {
-			*slash = '\0';
-			*out = xasprintf("%s/../vm/agent/husk-agent", exe);
-			if (access(*out, R_OK) == 0)
-				return 0;
-			free(*out);
-		}
-	}
+	/* In a build tree: BUILD/runtime/husk and BUILD/vm/agent/husk-agent. */
+	*out = path_beside_self("../vm/agent/husk-agent", R_OK);
+	if (*out)
+		return 0;
 	if (access(HUSK_AGENT_INSTALL_PATH, R_OK) == 0) {
 		*out = xstrdup(HUSK_AGENT_INSTALL_PATH);
 		return 0;

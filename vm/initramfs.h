@@ -78,7 +78,6 @@ struct initramfs_spec {
 int initramfs_build(const struct initramfs_spec *s, uint8_t **out, size_t *len,
 		    struct husk_err **err);
 
-/* Where the agent binary is: $HUSK_AGENT, else ../vm/agent/husk-agent next to the running
- * binary's directory (the build tree), else the installed <libexecdir>/husk/husk-agent.
- * /proc/self/exe is read, so call this before re-executing from a sealed memfd. */
+/* Where the agent binary is: $HUSK_AGENT, else ../vm/agent/husk-agent beside the running husk
+ * (path_beside_self(): the build tree), else the installed <libexecdir>/husk/husk-agent. */
 int initramfs_agent_path(char **out, struct husk_err **err);
