@@ -10,9 +10,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "nl.h"
-
-#define ANN_PREFIX "run.husk.net."
+#include "netns.h"
 
 static const char *const known_keys[] = {
 	NETNS_ANN_BRIDGE, NETNS_ANN_ADDRESS, NETNS_ANN_GATEWAY,
@@ -281,7 +279,7 @@ static int check_known(const struct oci_config *cfg, struct husk_err **err)
 		const char *key = cfg->annotations.items[i].key;
 		bool known = false;
 
-		if (!startswith(key, ANN_PREFIX))
+		if (!startswith(key, NETNS_ANN_PREFIX))
 			continue;
 		for (size_t k = 0; k < ARRAY_SIZE(known_keys); k++)
 			known = known || streq(key, known_keys[k]);

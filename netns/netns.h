@@ -10,7 +10,8 @@
 #include "common/error.h"
 #include "oci/config.h"
 
-/* The annotations netns_config_parse() reads. */
+/* The annotations netns_config_parse() reads; any other key under the prefix is an error. */
+#define NETNS_ANN_PREFIX "run.husk.net."
 #define NETNS_ANN_BRIDGE "run.husk.net.bridge"
 #define NETNS_ANN_ADDRESS "run.husk.net.address"
 #define NETNS_ANN_GATEWAY "run.husk.net.gateway"
@@ -54,6 +55,11 @@ int netns_config_parse(const struct oci_config *cfg, struct netns_config *out,
 bool netns_config_wanted(const struct netns_config *nc);
 void netns_config_free(struct netns_config *nc);
 
+/* Text forms for messages: "10.0.0.2/24", "fd00::1", "02:42:ac:11:00:02". */
+#define NETNS_ADDRSTRLEN 52
+void netns_addr_fmt(const struct netns_addr *a, bool with_prefix, char buf[NETNS_ADDRSTRLEN]);
+void netns_mac_fmt(const uint8_t mac[6], char buf[18]);
+
 /* The host-side veth name for container `id`: "hk" + 12 hex digits of a hash of the id
  * (14 characters). buf holds at least NETNS_IFNAMSIZ bytes. */
 #define NETNS_IFNAMSIZ 16
@@ -63,14 +69,22 @@ void netns_host_ifname(const char *id, char buf[NETNS_IFNAMSIZ]);
  * create the veth pair with its container end created directly inside the network namespace
  * of init_pid as eth0 (MAC, MTU), attach the host end to the bridge (created and brought up
  * if missing) and bring it up, then inside the namespace add the addresses, bring eth0 up and
- * add the routes. On failure everything this call created is removed again (the veth, and the
- * bridge if it created it). Refuses (EINVAL) when init_pid shares our network namespace. */
-int netns_setup(const char *id, pid_t init_pid, const struct netns_config *nc,
+ * add the routes, as cfg's run.husk.net.* annotations ask. On failure everything this call
+ * created is removed again (the veth, and the bridge if it created it). Refuses (EINVAL) when
+ * init_pid shares our network namespace.
+ * The netlink work happens in the husk-netns helper (netns_helper_path()), which takes the
+ * annotations as arguments; its one-line error becomes *err. */
+int netns_setup(const char *id, pid_t init_pid, const struct oci_config *cfg,
 		struct husk_err **err);
 /* Remove the host-side veth of container `id` (its peer goes with it). A link that is already
  * gone (the namespace died with the container) is success, and so is one with that name whose
- * alias says it belongs to another id (left alone). Bridges are left in place. */
+ * alias says it belongs to another id (left alone). Bridges are left in place. The helper only
+ * runs when a link of that name exists. */
 int netns_teardown(const char *id, struct husk_err **err);
+/* The husk-netns helper: $HUSK_NETNS_HELPER if set, else husk-netns beside this husk (in a
+ * build tree: BUILD/netns/husk-netns; installed: PREFIX/libexec/husk/husk-netns), else the
+ * installed path. *out is malloc'd. */
+int netns_helper_path(char **out, struct husk_err **err);
 
 /* Bring lo up in the current network namespace (the init, in every new one it gets). */
 int netns_lo_up(struct husk_err **err);

@@ -1,9 +1,7 @@
 /* The rtnetlink socket (libmnl) with extended acks, the one request helper that sends,
- * receives and checks sequence numbers, and opening fds inside another network namespace. */
+ * receives and checks sequence numbers. */
 #include <errno.h>
 #include <linux/netlink.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +9,8 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "iface.h"
 #include "nl.h"
-
-struct in_netns {
-	int netns_fd;
-	int (*fn)(void *arg);
-	void *arg;
-	int ret;
-};
-
-static void *in_netns_thread(void *p)
-{
-	struct in_netns *t = p;
-
-	/* Only this thread moves: a network namespace is per task, not per process. */
-	if (setns(t->netns_fd, CLONE_NEWNET) < 0)
-		t->ret = -errno;
-	else
-		t->ret = t->fn(t->arg);
-	return NULL;
-}
-
-int nl_run_in_netns(int netns_fd, int (*fn)(void *arg), void *arg)
-{
-	struct in_netns t = { .netns_fd = netns_fd, .fn = fn, .arg = arg, .ret = -EINVAL };
-	pthread_t th;
-	int r;
-
-	if (netns_fd < 0)
-		return fn(arg);
-	r = pthread_create(&th, NULL, in_netns_thread, &t);
-	if (r != 0)
-		return -r;
-	pthread_join(th, NULL);
-	return t.ret;
-}
 
 static int open_route_socket(void *arg)
 {
@@ -59,7 +24,7 @@ int nl_open(struct nl *nl, int netns_fd, struct husk_err **err)
 	int one = 1, fd;
 
 	*nl = (struct nl){ 0 };
-	fd = nl_run_in_netns(netns_fd, open_route_socket, NULL);
+	fd = netns_run_in(netns_fd, open_route_socket, NULL);
 	if (fd < 0)
 		return husk_err_set(err, -fd, "netns: open rtnetlink socket%s",
 				    netns_fd >= 0 ? " in the container's namespace" : "");

@@ -10,6 +10,12 @@
 #include "common/error.h"
 #include "netns.h"
 
+/* The real netns_setup() and netns_teardown(), which only the husk-netns helper runs (see
+ * netns.h for what they do). */
+int netns_nl_setup(const char *id, pid_t init_pid, const struct netns_config *nc,
+		   struct husk_err **err);
+int netns_nl_teardown(const char *id, struct husk_err **err);
+
 /* Requests are small; replies to dumps come in batches of up to 32 KiB (MNL_SOCKET_DUMP_SIZE). */
 #define NL_MSG_SIZE 4096
 #define NL_RECV_SIZE 32768
@@ -29,11 +35,6 @@ struct nl {
 int nl_open(struct nl *nl, int netns_fd, struct husk_err **err);
 void nl_close(struct nl *nl);
 #define cleanup_nl __attribute__((cleanup(nl_close)))
-
-/* Run fn(arg) in a thread that first joins the network namespace netns_fd; returns what fn
- * returned (>= 0 or -errno), or -errno if the thread could not join. For opening fds (sockets,
- * /dev/net/tun) that belong to the namespace they were opened in. */
-int nl_run_in_netns(int netns_fd, int (*fn)(void *arg), void *arg);
 
 /* The request helper: send nlh (its seq is set here; NLM_F_REQUEST, and NLM_F_ACK unless it is
  * a dump), receive until the ack, the error or NLMSG_DONE, checking sequence number and port.
@@ -101,8 +102,3 @@ int netns_addr_add(struct nl *nl, int ifindex, const char *ifname, const struct 
 		   struct husk_err **err);
 int netns_route_add(struct nl *nl, int ifindex, const char *ifname, const struct netns_route *r,
 		    struct husk_err **err);
-
-/* Text forms for messages: "10.0.0.2/24", "fd00::1", "02:42:ac:11:00:02". */
-#define NETNS_ADDRSTRLEN 52
-void netns_addr_fmt(const struct netns_addr *a, bool with_prefix, char buf[NETNS_ADDRSTRLEN]);
-void netns_mac_fmt(const uint8_t mac[6], char buf[18]);

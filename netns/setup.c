@@ -1,6 +1,6 @@
-/* A container's network, as netns_setup() builds it from the runtime namespace: the bridge,
+/* A container's network, as netns_nl_setup() builds it from the runtime namespace: the bridge,
  * the veth pair, then eth0's addresses and routes inside the container's namespace; its
- * teardown; and lo in every new namespace. */
+ * teardown. The husk-netns helper runs these for husk (helper.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -78,8 +78,8 @@ static void host_alias(const char *id, const struct netns_config *nc, char buf[2
 	}
 }
 
-int netns_setup(const char *id, pid_t init_pid, const struct netns_config *nc,
-		struct husk_err **err)
+int netns_nl_setup(const char *id, pid_t init_pid, const struct netns_config *nc,
+		   struct husk_err **err)
 {
 	cleanup_nl struct nl host = { 0 }, cont = { 0 };
 	char name[NETNS_IFNAMSIZ], alias[256];
@@ -124,7 +124,7 @@ int netns_setup(const char *id, pid_t init_pid, const struct netns_config *nc,
 	return 0;
 }
 
-/* Whether alias is the one netns_setup() gave id's link; the kernel may have cut it at 255. */
+/* Whether alias is the one netns_nl_setup() gave id's link; the kernel may have cut it at 255. */
 static bool alias_is_ours(const char *alias, const char *id)
 {
 	const char *p = strstr(alias, " id=");
@@ -135,7 +135,7 @@ static bool alias_is_ours(const char *alias, const char *id)
 	return streq(p, id) || (strlen(alias) == 255 && startswith(id, p));
 }
 
-int netns_teardown(const char *id, struct husk_err **err)
+int netns_nl_teardown(const char *id, struct husk_err **err)
 {
 	cleanup_nl struct nl nl = { 0 };
 	char name[NETNS_IFNAMSIZ];
@@ -161,19 +161,5 @@ int netns_teardown(const char *id, struct husk_err **err)
 		husk_err_freep(err);
 		return 0;
 	}
-	return r;
-}
-
-int netns_lo_up(struct husk_err **err)
-{
-	cleanup_nl struct nl nl = { 0 };
-	struct netns_link_info li;
-	int r;
-
-	r = nl_open(&nl, -1, err);
-	if (r == 0)
-		r = netns_link_get(&nl, "lo", &li, err);
-	if (r == 0)
-		r = netns_link_set(&nl, li.ifindex, "lo", true, 0, 0, NULL, err);
 	return r;
 }

@@ -294,7 +294,7 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 	/* The init's network namespace exists and it waits: links are made here, in the
 	 * runtime namespace, so the network is up before `start`. */
 	if (netns_config_wanted(&l->net)) {
-		r = netns_setup(l->opts->id, l->pid, &l->net, err);
+		r = netns_setup(l->opts->id, l->pid, l->cfg, err);
 		if (r < 0)
 			return r;
 		l->net_up = true;

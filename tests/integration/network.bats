@@ -202,3 +202,41 @@ host_ping() {
 	assert_nothing_left "$CT1"
 	! ip link show "$BR" >/dev/null 2>&1
 }
+
+# husk itself links no libmnl: the netlink work runs in the husk-netns helper.
+@test "create: without the husk-netns helper fails and leaves nothing" {
+	[[ "$HUSK" == */runtime/husk ]] || skip "needs husk from a build tree (HUSK=$HUSK)"
+	net_config "address=$NET4.2/24"
+	HUSK_NETNS_HELPER=/nonexistent/husk-netns husk create "$CT1"
+	[ "$status" -eq 1 ]
+	assert_contains "$output" \
+		'$HUSK_NETNS_HELPER `/nonexistent/husk-netns`: No such file or directory'
+	assert_nothing_left "$CT1"
+	! ip link show "$BR" >/dev/null 2>&1
+}
+
+@test "run: an installed husk finds husk-netns in ../libexec/husk and passes the annotations" {
+	[[ "$HUSK" == */runtime/husk ]] || skip "needs husk from a build tree (HUSK=$HUSK)"
+	local prefix="$BATS_TEST_TMPDIR/prefix" real
+	real="$(dirname "$HUSK")/../netns/husk-netns"
+	[ -x "$real" ] || skip "no husk-netns beside $HUSK"
+	mkdir -p "$prefix/sbin" "$prefix/libexec/husk"
+	cp "$HUSK" "$prefix/sbin/husk"
+	# A wrapper that logs each call, so the test knows this one ran.
+	printf '#!/bin/sh\necho "$*" >> %s/calls\nexec %s "$@"\n' "$prefix" "$(readlink -f "$real")" \
+		>"$prefix/libexec/husk/husk-netns"
+	chmod 755 "$prefix/libexec/husk/husk-netns"
+	net_config "address=$NET4.2/24" mtu=1400
+	update_config '.annotations["org.example.other"] = "x"'
+	set_args 'ip -o addr show dev eth0'
+	HUSK="$prefix/sbin/husk" husk run "$CT1"
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "inet $NET4.2/24"
+	run cat "$prefix/calls"
+	assert_contains "$output" "setup $CT1 "
+	assert_contains "$output" "run.husk.net.address=$NET4.2/24"
+	assert_contains "$output" "run.husk.net.mtu=1400"
+	[[ "$output" != *org.example* ]]
+	# run's delete found the veth gone with the container's namespace or removed it itself.
+	[ "$(bridge_ports | wc -l)" -eq 0 ]
+}

@@ -8,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "common/cleanup.h"
@@ -428,7 +429,7 @@ static int live_setup_teardown(void)
 	CHECK(setup_config(&nc, "10.231.1.2/24,fd00:231::2/64", "10.231.1.1,fd00:231::1",
 			   "02:42:0a:e7:01:02") == 0);
 	CHECK(fake_init_start(&fi) == 0);
-	if (netns_setup("ct1", fi.pid, &nc, &err) < 0)
+	if (netns_nl_setup("ct1", fi.pid, &nc, &err) < 0)
 		printf("# %s\n", err->msg);
 	CHECK(!err);
 	netns_host_ifname("ct1", name);
@@ -458,7 +459,7 @@ static int live_setup_teardown(void)
 
 	CHECK(fake_init_start(&fi2) == 0);
 	nc.addrs[0].bytes[3] = 3;
-	CHECK(netns_setup("ct2", fi2.pid, &nc, &err) == -EADDRINUSE);
+	CHECK(netns_nl_setup("ct2", fi2.pid, &nc, &err) == -EADDRINUSE);
 	CHECK_CONTAINS(err->msg, "annotation run.husk.net.mac: 02:42:0a:e7:01:02 is already used "
 				 "on bridge hkbrtest");
 	husk_err_freep(&err);
@@ -468,12 +469,12 @@ static int live_setup_teardown(void)
 
 	/* A link by that name that another --root's "ct1" owns is left alone. */
 	CHECK(netns_link_set(&nl, host.ifindex, name, false, 0, 0, "husk id=ct1x", &err) == 0);
-	CHECK(netns_teardown("ct1", &err) == 0);
+	CHECK(netns_nl_teardown("ct1", &err) == 0);
 	CHECK(host_link_exists(name));
 	CHECK(netns_link_set(&nl, host.ifindex, name, false, 0, 0, "husk id=ct1", &err) == 0);
-	CHECK(netns_teardown("ct1", &err) == 0);
+	CHECK(netns_nl_teardown("ct1", &err) == 0);
 	CHECK(!host_link_exists(name));
-	CHECK(netns_teardown("ct1", &err) == 0);	/* gone already: still fine */
+	CHECK(netns_nl_teardown("ct1", &err) == 0);	/* gone already: still fine */
 	CHECK(host_link_exists("hkbrtest"));		/* bridges stay */
 	fake_init_stop(&fi);
 	netns_config_free(&nc);
@@ -503,7 +504,7 @@ static int live_failure_undone(void)
 
 		CHECK(setup_config(&nc, cases[i].addr, cases[i].gw, NULL) == 0);
 		CHECK(fake_init_start(&fi) == 0);
-		CHECK(netns_setup("ct-fail", fi.pid, &nc, &err) < 0);
+		CHECK(netns_nl_setup("ct-fail", fi.pid, &nc, &err) < 0);
 		printf("# kernel said: %s\n", err->msg);
 		CHECK(startswith(err->msg, cases[i].prefix));
 		CHECK_CONTAINS(err->msg, cases[i].kernel);
@@ -525,7 +526,7 @@ static int live_refuses_own_namespace(void)
 	struct netns_config nc;
 
 	CHECK(setup_config(&nc, "10.231.1.2/24", NULL, NULL) == 0);
-	CHECK(netns_setup("ct1", getpid(), &nc, &err) == -EINVAL);
+	CHECK(netns_nl_setup("ct1", getpid(), &nc, &err) == -EINVAL);
 	CHECK_CONTAINS(err->msg, "no network namespace of its own");
 	CHECK(!host_link_exists("hkbrtest"));
 	netns_config_free(&nc);
@@ -598,6 +599,86 @@ static int test_live_tap(void)
 	return in_private_host(live_tap);
 }
 
+/* ---- the client that runs the husk-netns helper (helper.c), against a fake helper ---- */
+
+/* A fake helper in t: records its arguments one per line in t/args, then runs body. */
+static void fake_helper(struct tmpdir *t, const char *body)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/helper", t->path);
+	f = fopen(path, "w");
+	if (!f)
+		abort();
+	fprintf(f, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > %s/args\n%s\n", t->path, body);
+	fclose(f);
+	chmod(path, 0755);
+	setenv("HUSK_NETNS_HELPER", path, 1);
+}
+
+static int test_helper_args(void)
+{
+	cleanup_tmpdir struct tmpdir *t = tmpdir_new();
+	cleanup_err struct husk_err *err = NULL;
+	struct oci_kv kv[] = { { "org.example", "x" }, { NETNS_ANN_ADDRESS, "10.0.0.2/24" },
+			       { NETNS_ANN_MTU, "1400" }, { NETNS_ANN_BRIDGE, "a=b c" } };
+	struct oci_config cfg = { .annotations = { kv, ARRAY_SIZE(kv) } };
+
+	fake_helper(t, "exit 0");
+	CHECK(netns_setup("ct1", 4242, &cfg, &err) == 0);
+	CHECK(!err);
+	/* Only run.husk.net.* annotations, each as one KEY=VALUE argument, in order. */
+	CHECK_STREQ(tmpdir_read(t, "args"), "setup\nct1\n4242\nrun.husk.net.address=10.0.0.2/24\n"
+					    "run.husk.net.mtu=1400\nrun.husk.net.bridge=a=b c");
+	unsetenv("HUSK_NETNS_HELPER");
+	return 0;
+}
+
+static int test_helper_errors(void)
+{
+	cleanup_tmpdir struct tmpdir *t = tmpdir_new();
+	struct oci_config cfg = { 0 };
+	struct husk_err *err = NULL;
+
+	/* Its one line becomes the error, its exit status the errno. */
+	fake_helper(t, "echo 'netns: add address: File exists' >&2; exit 17");
+	CHECK(netns_setup("ct1", 1, &cfg, &err) == -EEXIST);
+	CHECK_STREQ(err->msg, "netns: add address: File exists");
+	husk_err_freep(&err);
+
+	fake_helper(t, "exit 3");
+	CHECK(netns_setup("ct1", 1, &cfg, &err) < 0);
+	CHECK_CONTAINS(err->msg, "/helper` exited with status 3");
+	husk_err_freep(&err);
+
+	fake_helper(t, "echo half >&2; kill -9 $$");
+	CHECK(netns_setup("ct1", 1, &cfg, &err) < 0);
+	CHECK_CONTAINS(err->msg, "/helper` was killed by signal 9: half");
+	husk_err_freep(&err);
+
+	setenv("HUSK_NETNS_HELPER", "/nonexistent/husk-netns", 1);
+	CHECK(netns_setup("ct1", 1, &cfg, &err) == -ENOENT);
+	CHECK_STREQ(err->msg, "$HUSK_NETNS_HELPER `/nonexistent/husk-netns`: No such file or "
+			      "directory");
+	husk_err_freep(&err);
+	unsetenv("HUSK_NETNS_HELPER");
+	return 0;
+}
+
+/* No link by the id's name: teardown succeeds without running the helper. */
+static int test_helper_teardown_skips(void)
+{
+	cleanup_tmpdir struct tmpdir *t = tmpdir_new();
+	cleanup_err struct husk_err *err = NULL;
+
+	fake_helper(t, "exit 1");
+	CHECK(netns_teardown("no-such-container-here", &err) == 0);
+	CHECK(tmpdir_read(t, "args") == NULL);
+	unsetenv("HUSK_NETNS_HELPER");
+	return 0;
+}
+
 static const struct test tests[] = {
 	{ "parse: no annotations, no veth", test_parse_none },
 	{ "parse: every annotation", test_parse_full },
@@ -609,6 +690,9 @@ static const struct test tests[] = {
 	{ "msg: RTM_NEWLINK veth with peer in a namespace", test_msg_veth },
 	{ "msg: RTM_NEWROUTE default and prefix", test_msg_route },
 	{ "msg: RTM_NEWLINK set up, master, alias", test_msg_link_set },
+	{ "helper: gets the id, the pid and only run.husk.net.* annotations", test_helper_args },
+	{ "helper: its error line, exit status and signal become the error", test_helper_errors },
+	{ "helper: teardown without a link does not run it", test_helper_teardown_skips },
 	{ "live: setup, duplicate MAC, teardown", test_live_setup },
 	{ "live: a kernel error halfway leaves nothing", test_live_failure },
 	{ "live: refuses the runtime's own namespace", test_live_own_ns },
