@@ -297,14 +297,20 @@ static int load_config(struct created *c, const struct create_opts *o, struct hu
 	return check_runnable(c->cfg, c->l.rootfs, err);
 }
 
+/* The caller's name from /etc/passwd, read directly as runc does: no NSS, which a static husk
+ * could not load. runc records "" for root; `list` prints it as root. */
 static char *owner_name(void)
 {
-	struct passwd *pw = getpwuid(geteuid());
+	uid_t uid = geteuid();
+	cleanup_fclose FILE *f = NULL;
+	struct passwd *pw;
 
-	/* runc records "" for root; `list` prints it as root. */
-	if (geteuid() == 0)
+	if (uid == 0 || !(f = fopen("/etc/passwd", "re")))
 		return xstrdup("");
-	return xstrdup(pw ? pw->pw_name : "");
+	while ((pw = fgetpwent(f)))
+		if (pw->pw_uid == uid)
+			return xstrdup(pw->pw_name);
+	return xstrdup("");
 }
 
 static int make_cgroup(struct created *c, const struct create_opts *o, struct husk_err **err)
