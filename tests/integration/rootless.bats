@@ -71,6 +71,23 @@ rl_config() {
 	[ -z "$(ls -A "$RL_DIR/run/husk")" ]
 }
 
+# Without CAP_SYS_ADMIN there is no read-only bind of husk (security.bats): the init runs
+# from a sealed memfd copy, which nobody can write through either.
+@test "rootless: husk re-executes from a sealed memfd copy" {
+	run as_nobody ./husk spec --rootless
+	[ "$status" -eq 0 ]
+	rl_config '.process.terminal = false | .process.args = ["readlink", "/proc/self/exe"]
+		| .hooks.startContainer = [{"path": "/bin/sh", "args": ["sh", "-c",
+			"readlink /proc/1/exe; echo x 1<>/proc/1/exe || echo refused"]}]'
+	run as_nobody ./husk --debug run rl1
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "a sealed copy instead"
+	assert_contains "$output" "memfd:husk"
+	assert_contains "$output" "refused"
+	[ "$(grep -c "re-executing" <<<"$output")" -eq 1 ]
+}
+
 @test "rootless: the lifecycle commands work for the unprivileged owner" {
 	run as_nobody ./husk spec --rootless
 	rl_config '.process.terminal = false | .process.args = ["sleep", "1000"]'
