@@ -85,6 +85,9 @@ void cgroup_freep(struct cgroup **cg);
 /* Kill what is left (cgroup.kill) and remove the cgroup and any child cgroups, retrying
  * while the kernel still calls them busy. A missing cgroup is not an error. */
 int cgroup_remove(const char *path, struct husk_err **err);
+/* Whether path (the unified cgroup) has v1 twins cgroup_v1_join() would write to: a hybrid
+ * host's unified hierarchy. */
+bool cgroup_v1_join_needed(const char *path);
 /* Hybrid hosts: put pid (0: the caller) into the v1 cgroups that serve this (unified) cgroup's
  * limits, if any; a no-op elsewhere. The unified cgroup itself is joined by CLONE_INTO_CGROUP. */
 int cgroup_v1_join(const char *path, pid_t pid, struct husk_err **err);

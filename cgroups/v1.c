@@ -255,12 +255,17 @@ int cgroup_v1_devices(const char *rel, const struct cgroup_config *cc, struct hu
 	return 0;
 }
 
+bool cgroup_v1_join_needed(const char *v2_path)
+{
+	return v2_path && startswith(v2_path, V1_ROOT "/unified/");
+}
+
 int cgroup_v1_join(const char *v2_path, pid_t pid, struct husk_err **err)
 {
 	const char *rel;
 	char val[24];
 
-	if (!v2_path || !startswith(v2_path, V1_ROOT "/unified/"))
+	if (!cgroup_v1_join_needed(v2_path))
 		return 0;
 	rel = v2_path + strlen(V1_ROOT "/unified/");
 

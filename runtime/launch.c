@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -275,7 +276,60 @@ static int forward_seccomp(struct launch *l, int nfd, struct husk_err **err)
 	return 0;
 }
 
-static int parent_handshake(struct launch *l, struct husk_err **err)
+/* Hybrid hosts: the init joins the v1 cgroups that serve its limits. Each first write to a
+ * cgroup.procs waits for an RCU grace period (5-6 ms on the development VM, more than half of
+ * a `run`), so it runs in a thread while the init sets itself up. Nothing depends on it
+ * meanwhile: devices are enforced from clone on by the eBPF program on the unified cgroup the
+ * init was cloned into (the v1 devices rules mirror it), and the v1 limits only need to hold
+ * once user code runs. It is joined before any hook runs and before the init is reported
+ * ready. A new cgroup namespace takes its root from the cgroups the init is in when it
+ * unshares it (right after SYNC_GO), so with one the join happens first, as before. */
+struct v1_join {
+	pthread_t th;
+	const char *cgroup_path;
+	pid_t pid;
+	struct husk_err *err;
+	int r;
+	bool running;
+};
+
+static void *v1_join_thread(void *arg)
+{
+	struct v1_join *j = arg;
+
+	j->r = cgroup_v1_join(j->cgroup_path, j->pid, &j->err);
+	return NULL;
+}
+
+static int v1_join_start(struct v1_join *j, bool now, struct husk_err **err)
+{
+	int r;
+
+	if (!cgroup_v1_join_needed(j->cgroup_path))
+		return 0;
+	if (now)
+		return cgroup_v1_join(j->cgroup_path, j->pid, err);
+	r = pthread_create(&j->th, NULL, v1_join_thread, j);
+	if (r != 0)
+		return husk_err_set(err, r, "start the v1 cgroup join");
+	j->running = true;
+	return 0;
+}
+
+/* Wait for the join; its error, if any, becomes *err (unless *err is set already). */
+static int v1_join_wait(struct v1_join *j, struct husk_err **err)
+{
+	if (!j->running)
+		return 0;
+	pthread_join(j->th, NULL);
+	j->running = false;
+	if (j->r < 0 && err && !*err)
+		*err = TAKE_PTR(j->err);
+	husk_err_freep(&j->err);
+	return j->r;
+}
+
+static int handshake_steps(struct launch *l, struct v1_join *j, struct husk_err **err)
 {
 	const struct oci_linux *lx = &l->cfg->linux;
 	struct sync_msg m;
@@ -288,8 +342,7 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 		if (r < 0)
 			return r;
 	}
-	/* Hybrid hosts: limits served by v1 controllers bind the init before it goes on. */
-	if (l->cgroup_path && (r = cgroup_v1_join(l->cgroup_path, l->pid, err)) < 0)
+	if ((r = v1_join_start(j, l->new_cgroupns, err)) < 0)
 		return r;
 	/* The init's network namespace exists and it waits: links are made here, in the
 	 * runtime namespace, so the network is up before `start`. */
@@ -311,19 +364,29 @@ static int parent_handshake(struct launch *l, struct husk_err **err)
 		if (r < 0)
 			return husk_err_set(err, -r, "read from container init");
 		if (m.type == SYNC_READY)
-			return 0;
+			return v1_join_wait(j, err);
 		if (m.type == SYNC_ERROR)
 			return husk_err_msg(err, m.err > 0 ? m.err : EINVAL, "%s", m.msg);
 		if (m.type == SYNC_SECCOMP_FD)
 			r = forward_seccomp(l, nfd, err);
 		else if (m.type == SYNC_HOOKS_REQ)
-			r = runtime_hooks(l, err);
+			r = (r = v1_join_wait(j, err)) < 0 ? r : runtime_hooks(l, err);
 		else
 			r = husk_err_msg(err, EPROTO, "container init sent unexpected message %u",
 					 m.type);
 		if (r < 0)
 			return r;
 	}
+}
+
+static int parent_handshake(struct launch *l, struct husk_err **err)
+{
+	struct v1_join j = { .cgroup_path = l->cgroup_path, .pid = l->pid };
+	int r = handshake_steps(l, &j, err);
+
+	/* On failure the thread may still be writing: wait for it before the init is killed. */
+	v1_join_wait(&j, NULL);
+	return r;
 }
 
 bool launch_has_create_hooks(const struct oci_config *cfg)

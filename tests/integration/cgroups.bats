@@ -70,6 +70,27 @@ hybrid() {
 	assert_nothing_left ct1
 }
 
+# The v1 join runs beside the init's own set-up (launch.c): it must be done by the time create
+# returns, and the program sees itself in the v1 cgroups from its first instruction.
+@test "create: on a hybrid host the init is in its v1 cgroups when create returns" {
+	requires husk
+	hybrid || skip "this host is pure cgroup v2"
+	[ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/devices ] || skip "no v1 memory and devices here"
+	grep -qw memory "$UNIFIED/cgroup.controllers" && skip "memory is in the v2 hierarchy here"
+	update_config '.linux.resources.memory = {"limit": 67108864}
+		| .process.args = ["cat", "/proc/self/cgroup"]'
+	husk create ct1
+	[ "$status" -eq 0 ]
+	pid="$(state_field ct1 .pid)"
+	grep -q ':memory:/husk/ct1$' "/proc/$pid/cgroup"
+	grep -q ':devices:/husk/ct1$' "/proc/$pid/cgroup"
+	husk delete -f ct1
+	husk run ct2
+	[ "$status" -eq 0 ]
+	assert_contains "$output" ":memory:/husk/ct2"
+	assert_contains "$output" ":devices:/husk/ct2"
+}
+
 @test "run: a limit no hierarchy of a hybrid host can apply is refused, naming the controller" {
 	requires husk
 	hybrid || skip "this host is pure cgroup v2"
