@@ -49,6 +49,8 @@ mkdir -p "$B/fuzz"
 			-Db_sanitize=address,undefined \
 			-Dc_args="-fsanitize=fuzzer-no-link -fno-sanitize-recover=all"
 	fi &&
+		# Regenerate first: a build dir from before a meson.build change lists old targets.
+		ninja -C "$B" build.ninja &&
 		libs=$(ninja -C "$B" -t targets all | sed -n 's/^\(.*\.a\): .*/\1/p') &&
 		# -k 0: a library that does not build only fails the harnesses that need it
 		ninja -C "$B" -k 0 $libs
