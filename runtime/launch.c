@@ -307,11 +307,10 @@ static int v1_join_start(struct v1_join *j, bool now, struct husk_err **err)
 
 	if (!cgroup_v1_join_needed(j->cgroup_path))
 		return 0;
-	if (now)
+	/* Once husk has joined another pid namespace for its children (a pid namespace given by
+	 * path), the kernel refuses new threads (EINVAL): join here and now then. */
+	if (now || (r = pthread_create(&j->th, NULL, v1_join_thread, j)) != 0)
 		return cgroup_v1_join(j->cgroup_path, j->pid, err);
-	r = pthread_create(&j->th, NULL, v1_join_thread, j);
-	if (r != 0)
-		return husk_err_set(err, r, "start the v1 cgroup join");
 	j->running = true;
 	return 0;
 }

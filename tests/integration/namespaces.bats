@@ -79,6 +79,27 @@ inside_ns_inodes() {
 	[ "$output" = "$want" ]
 }
 
+# Joining a pid namespace by path leaves husk unable to make threads (clone3 CLONE_THREAD
+# fails once pid_for_children differs): nothing it does on the way may need one.
+@test "run: joins an existing pid namespace by path" {
+	# --kill-child: the teardown kills unshare, and its child (pid 1 there) goes with it.
+	start_bg unshare --pid --fork --kill-child --mount-proc sleep 1000
+	holder="$BG_PID"
+	for _ in $(seq 50); do
+		child="$(pgrep -P "$holder" sleep)" && [ -n "$child" ] &&
+			[ "$(ns_inode pid "$child" 2>/dev/null)" != "$(ns_inode pid)" ] && break
+		sleep 0.05
+	done
+	want="$(ns_inode pid "$child")"
+	[ "$want" != "$(ns_inode pid)" ]
+	update_config --arg p "/proc/$child/ns/pid" \
+		'.linux.namespaces |= map(if .type == "pid" then .path = $p else . end)
+		| .process.args = ["stat", "-Lc", "%i", "/proc/self/ns/pid"]'
+	husk run ct1
+	[ "$status" -eq 0 ]
+	[ "$output" = "$want" ]
+}
+
 @test "run: joins an existing uts namespace by path (its hostname shows)" {
 	start_bg unshare --uts sh -c 'hostname joined-uts; exec sleep 1000'
 	holder="$BG_PID"
