@@ -97,9 +97,22 @@ static void undo_net(void *arg)
 }
 
 #define HOST_MOUNTS "host-mounts"
+#define CGROUP_MARK "cgroup"
 
 /* A container without its own mount namespace mounted into its rootfs in ours: the state
  * directory remembers the rootfs (as mountinfo spells it) so delete can unmount it. */
+/* The cgroup's path in the state directory before the init exists: a create killed before it
+ * wrote state.json leaves a container that only `delete --force` can clean, and state.json
+ * is where delete finds the cgroup otherwise. Written atomically: delete kills what is in
+ * the cgroup it names. */
+static int remember_cgroup(struct created *c, struct husk_err **err)
+{
+	if (!c->cg || !c->cg->path)
+		return 0;
+	return fd_write_atomic(c->ct.dfd, CGROUP_MARK, c->cg->path, strlen(c->cg->path), 0600,
+			       err);
+}
+
 static int remember_host_mounts(struct created *c, struct husk_err **err)
 {
 	char real[PATH_MAX];
@@ -438,6 +451,8 @@ static int create_steps(struct created *c, const struct create_opts *o, struct h
 	if ((r = make_cgroup(c, o, err)) < 0)
 		return r;
 	undo_push(&u, cgroup_remove_undo, c->cg);
+	if ((r = remember_cgroup(c, err)) < 0)
+		return r;
 	undo_push(&u, undo_net, c);
 	if ((r = remember_host_mounts(c, err)) < 0)
 		return r;
@@ -731,15 +746,19 @@ static int kill_and_wait(struct ct *c, struct husk_err **err)
  * the saved config is read first, then the state directory removed. */
 static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err **err)
 {
-	cleanup_free char *buf = NULL, *state = NULL;
+	cleanup_free char *buf = NULL, *state = NULL, *marked = NULL;
+	const char *cgroup = c->st ? c->st->cgroup_path : NULL;
 	struct oci_config *cfg = NULL;
 	struct husk_err *herr = NULL;
 	size_t len;
 	int r;
 
 	unmount_host_mounts(c->dfd);
+	/* No state.json: a create that died on the way may have left its cgroup. */
+	if (!c->st && fd_read_at(c->dfd, CGROUP_MARK, &marked, NULL, NULL) == 0 && *marked)
+		cgroup = marked;
 	/* A cgroup that cannot be removed is an error: delete must leave nothing behind. */
-	if (c->st && c->st->cgroup_path && (r = cgroup_remove(c->st->cgroup_path, err)) < 0)
+	if (cgroup && (r = cgroup_remove(cgroup, err)) < 0)
 		return r;
 	/* Links named after the id; ENODEV (none made) is success. */
 	if (netns_teardown(c->id, &herr) < 0) {

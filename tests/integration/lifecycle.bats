@@ -338,6 +338,27 @@ teardown() { teardown_bundle; }
 	assert_nothing_left ct1
 }
 
+# A create killed after its cgroups exist but before state.json: the state directory says
+# where the cgroup is, so delete --force removes it (and with it the v1 twins on hybrid hosts).
+@test "delete: --force after a create killed before its state leaves nothing" {
+	requires husk
+	local mark="$BATS_TEST_TMPDIR/hook-pid" create
+	update_config --arg m "$mark" '.process.args = ["true"]
+		| .hooks.createRuntime = [{"path": "/bin/sh",
+			"args": ["sh", "-c", "cd / && echo $$ > \"$0\" && exec sleep 30", $m]}]'
+	(cd "$BUNDLE" && exec "$HUSK" --root "$ROOT" create ct1 </dev/null >/dev/null 2>&1) &
+	create=$!
+	wait_for_file "$mark" 100
+	kill -9 "$create"
+	wait "$create" || true
+	kill -9 "$(cat "$mark")"
+	[ -d "$ROOT/ct1" ] && [ ! -e "$ROOT/ct1/state.json" ]
+	[ -n "$(find /sys/fs/cgroup -mindepth 2 -maxdepth 7 -type d -name ct1)" ]
+	husk delete --force ct1
+	[ "$status" -eq 0 ]
+	assert_nothing_left ct1
+}
+
 @test "delete: --force of a missing id exits 0" {
 	husk delete --force nosuch
 	[ "$status" -eq 0 ]
