@@ -4,12 +4,12 @@
  * out of the husk binary: only the husk-netns helper links it (helper.c). */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>

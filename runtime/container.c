@@ -99,20 +99,18 @@ static void undo_net(void *arg)
 #define HOST_MOUNTS "host-mounts"
 #define CGROUP_MARK "cgroup"
 
-/* A container without its own mount namespace mounted into its rootfs in ours: the state
- * directory remembers the rootfs (as mountinfo spells it) so delete can unmount it. */
-/* The cgroup's path in the state directory before the init exists: a create killed before it
- * wrote state.json leaves a container that only `delete --force` can clean, and state.json
- * is where delete finds the cgroup otherwise. Written atomically: delete kills what is in
- * the cgroup it names. */
+/* The cgroup's path in the state directory, as a symlink (one atomic syscall), right after
+ * the cgroup is made: a create killed before it wrote state.json leaves a container that only
+ * `delete --force` can clean, and state.json is where delete finds the cgroup otherwise. */
 static int remember_cgroup(struct created *c, struct husk_err **err)
 {
-	if (!c->cg || !c->cg->path)
-		return 0;
-	return fd_write_atomic(c->ct.dfd, CGROUP_MARK, c->cg->path, strlen(c->cg->path), 0600,
-			       err);
+	if (c->cg && c->cg->path && symlinkat(c->cg->path, c->ct.dfd, CGROUP_MARK) < 0)
+		return husk_err_set(err, errno, "record the cgroup in the state directory");
+	return 0;
 }
 
+/* A container without its own mount namespace mounted into its rootfs in ours: the state
+ * directory remembers the rootfs (as mountinfo spells it) so delete can unmount it. */
 static int remember_host_mounts(struct created *c, struct husk_err **err)
 {
 	char real[PATH_MAX];
@@ -746,8 +744,10 @@ static int kill_and_wait(struct ct *c, struct husk_err **err)
  * the saved config is read first, then the state directory removed. */
 static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err **err)
 {
-	cleanup_free char *buf = NULL, *state = NULL, *marked = NULL;
+	cleanup_free char *buf = NULL, *state = NULL;
 	const char *cgroup = c->st ? c->st->cgroup_path : NULL;
+	char marked[PATH_MAX];
+	ssize_t n;
 	struct oci_config *cfg = NULL;
 	struct husk_err *herr = NULL;
 	size_t len;
@@ -755,8 +755,10 @@ static int remove_with_poststop(struct store *s, struct ct *c, struct husk_err *
 
 	unmount_host_mounts(c->dfd);
 	/* No state.json: a create that died on the way may have left its cgroup. */
-	if (!c->st && fd_read_at(c->dfd, CGROUP_MARK, &marked, NULL, NULL) == 0 && *marked)
+	if (!c->st && (n = readlinkat(c->dfd, CGROUP_MARK, marked, sizeof(marked) - 1)) > 0) {
+		marked[n] = '\0';
 		cgroup = marked;
+	}
 	/* A cgroup that cannot be removed is an error: delete must leave nothing behind. */
 	if (cgroup && (r = cgroup_remove(cgroup, err)) < 0)
 		return r;

@@ -366,13 +366,17 @@ static int handshake_steps(struct launch *l, struct v1_join *j, struct husk_err 
 			return v1_join_wait(j, err);
 		if (m.type == SYNC_ERROR)
 			return husk_err_msg(err, m.err > 0 ? m.err : EINVAL, "%s", m.msg);
-		if (m.type == SYNC_SECCOMP_FD)
+		if (m.type == SYNC_SECCOMP_FD) {
 			r = forward_seccomp(l, nfd, err);
-		else if (m.type == SYNC_HOOKS_REQ)
-			r = (r = v1_join_wait(j, err)) < 0 ? r : runtime_hooks(l, err);
-		else
+		} else if (m.type == SYNC_HOOKS_REQ) {
+			/* Hooks see the init in all its cgroups. */
+			r = v1_join_wait(j, err);
+			if (r == 0)
+				r = runtime_hooks(l, err);
+		} else {
 			r = husk_err_msg(err, EPROTO, "container init sent unexpected message %u",
 					 m.type);
+		}
 		if (r < 0)
 			return r;
 	}
