@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/util.h"
 #include "nl.h"
 
@@ -22,7 +23,7 @@ static int usage(void)
 
 static int setup(const char *id, const char *pidstr, int n, char **kvs, struct husk_err **err)
 {
-	struct oci_kv *items = xcalloc((size_t)n, sizeof(*items));
+	cleanup_free struct oci_kv *items = xcalloc((size_t)n, sizeof(*items));
 	struct oci_config cfg = { .annotations = { items, (size_t)n } };
 	struct netns_config nc;
 	char *end;
@@ -31,18 +32,14 @@ static int setup(const char *id, const char *pidstr, int n, char **kvs, struct h
 
 	errno = 0;
 	pid = strtol(pidstr, &end, 10);
-	if (errno || *end || end == pidstr || pid <= 0 || pid > 0x7fffffff) {
-		free(items);
+	if (errno || *end || end == pidstr || pid <= 0 || pid > 0x7fffffff)
 		return husk_err_msg(err, EINVAL, "husk-netns: PID `%s` is not a process id", pidstr);
-	}
 	for (int i = 0; i < n; i++) {
 		char *eq = strchr(kvs[i], '=');
 
-		if (!eq || !startswith(kvs[i], NETNS_ANN_PREFIX)) {
-			free(items);
+		if (!eq || !startswith(kvs[i], NETNS_ANN_PREFIX))
 			return husk_err_msg(err, EINVAL, "husk-netns: `%s` is not "
 					    NETNS_ANN_PREFIX "KEY=VALUE", kvs[i]);
-		}
 		*eq = '\0';
 		items[i] = (struct oci_kv){ kvs[i], eq + 1 };
 	}
@@ -51,7 +48,6 @@ static int setup(const char *id, const char *pidstr, int n, char **kvs, struct h
 		r = netns_nl_setup(id, (pid_t)pid, &nc, err);
 		netns_config_free(&nc);
 	}
-	free(items);
 	return r;
 }
 
