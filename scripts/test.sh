@@ -160,13 +160,14 @@ elif [ "$TAP_TOTAL" -eq 0 ]; then
 fi
 
 # --- unit tests again, built with ASan and UBSan (gcc): any report fails the test. Only the
-# test executables, husk and its husk-netns helper are built (the static guest agent cannot
-# take the sanitizers). This husk is linked dynamically (option static is off with them).
+# test executables, husk, its husk-netns helper and the host bed's console watch (which a unit
+# test runs) are built (the static guest agent cannot take the sanitizers). This husk is linked dynamically (option static is off with them).
 section "unit tests (ASan+UBSan)"
 {
 	if [ ! -f build-asan/build.ninja ]; then
 		CC=gcc meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
-	fi && ninja -C build-asan runtime/husk netns/husk-netns $(meson introspect build-asan --tests |
+	fi && ninja -C build-asan runtime/husk netns/husk-netns tests/hostbed/hostbed-bedwatch \
+		$(meson introspect build-asan --tests |
 		jq -r --arg d "$REPO/build-asan/" '.[] | select(.suite | index("husk:unit")) |
 			.cmd[0] | ltrimstr($d)')
 } >"$LOGS/build-asan.log" 2>&1
