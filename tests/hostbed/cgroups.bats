@@ -3,7 +3,7 @@
 # the right files with runc's conversions, are enforced, change live, and go with delete.
 # Kept small: a container operation here is ~30x slower than on a host.
 
-load ../integration/helpers
+load helpers
 
 CG=/sys/fs/cgroup
 
@@ -13,13 +13,7 @@ CG=/sys/fs/cgroup
 setup_file() {
 	[ -n "${HUSK_HOSTBED:-}" ] || return 0
 	local b="$BATS_FILE_TMPDIR/bundle"
-	mkdir -p "$b/rootfs"/{bin,dev,etc,proc,sys,tmp,root,run,usr/bin}
-	cp "$BUSYBOX" "$b/rootfs/bin/busybox"
-	# --install links to where the running busybox is (/usr/bin/busybox on a merged /usr)
-	ln "$b/rootfs/bin/busybox" "$b/rootfs/usr/bin/busybox"
-	"$BUSYBOX" --install -s "$b/rootfs/bin"
-	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$b/rootfs/etc/passwd"
-	printf 'root:x:0:\n' >"$b/rootfs/etc/group"
+	busybox_root "$b/rootfs"
 	(cd "$b" && "$HUSK" spec)
 	jq '.process.terminal = false | .process.args = ["sleep", "300"]' "$b/config.json" \
 		>"$b/config.pristine"
