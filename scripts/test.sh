@@ -225,13 +225,21 @@ else
 	fi
 fi
 
-# --- host-bed tests (tests/hostbed/run, to come): a TAP stream like the others
+# --- host-bed tests (tests/hostbed/run): a TAP stream like the others. Exit 3 is the bed's own
+# kernel locking up (tests/hostbed/run ends the bed on the first lockup line): counted as one
+# failure of its own kind, never as a test's, and never retried.
 if [ -e tests/hostbed/run ]; then
 	section "host-bed tests"
-	timeout --kill-after=30 1500 bash tests/hostbed/run >"$LOGS/hostbed.tap" 2>&1
+	HOSTBED_CONSOLE_LOG="$LOGS/hostbed-console.txt" timeout --kill-after=30 1500 \
+		bash tests/hostbed/run >"$LOGS/hostbed.tap" 2>&1
 	hb_rc=$?
 	count_tap hostbed "$LOGS/hostbed.tap"
-	if [ "$hb_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
+	if [ "$hb_rc" -eq 3 ]; then
+		echo "hostbed: BED FAULT: the bed's kernel locked up (not a test result):"
+		grep -E "^hostbed: bed kernel fault|BUG: soft lockup|hard LOCKUP|detected stall|blocked for more than|workqueue lockup|Kernel panic|RIP: 0010" \
+			"$LOGS/hostbed.tap" | head -n 12 | sed 's/^/  /'
+		fail_part hostbed "BED FAULT: the bed's kernel locked up after $TAP_TOTAL tests (see build/test-logs/hostbed.tap and hostbed-console.txt)"
+	elif [ "$hb_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
 		fail_part hostbed "tests/hostbed/run exited $hb_rc (see build/test-logs/hostbed.tap)"
 	fi
 fi
