@@ -52,7 +52,8 @@ const char *bedwatch_fault_name(enum bed_fault f)
 }
 
 /* Append line to the report: printable ASCII only (the console carries the firmware's
- * escape sequences), at most BEDWATCH_LINE_MAX bytes of it. */
+ * escape sequences; other bytes become '?', carriage returns go), at most BEDWATCH_LINE_MAX
+ * bytes of it. */
 static void keep(struct bedwatch *w, const char *line)
 {
 	size_t n = strnlen(line, BEDWATCH_LINE_MAX);
@@ -66,7 +67,8 @@ static void keep(struct bedwatch *w, const char *line)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)line[i];
 
-		w->report[w->len++] = c == '\t' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+		if (c != '\r')
+			w->report[w->len++] = c == '\t' || (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	w->report[w->len++] = '\n';
 	w->report[w->len] = '\0';

@@ -145,7 +145,7 @@ static int test_report_bounds(void)
 	unsigned i;
 
 	bedwatch_feed(&w, "[ 1.0] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [x:1]", 0);
-	bedwatch_feed(&w, "\x1b[2Jescaped", 1);
+	bedwatch_feed(&w, "\x1b[2Jescaped\r", 1);
 	CHECK_CONTAINS(w.report, "?[2Jescaped\n");
 	/* context ends BEDWATCH_CONTEXT lines after the fault line */
 	for (i = 0; i < BEDWATCH_CONTEXT + 5; i++)
