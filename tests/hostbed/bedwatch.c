@@ -119,12 +119,36 @@ static int report(struct bedwatch *w)
 	return EXIT_BED_FAULT;
 }
 
+/* Follow the console until the bed ends or a fault's grace period is over: 0 when the bed
+ * ended without a fault, EXIT_BED_FAULT with the report printed, -errno on a read error. */
+static int watch(struct follower *f, struct bedwatch *w, pid_t pid)
+{
+	int r;
+
+	while (alive(pid)) {
+		r = follow(f, w, false);
+		if (r < 0)
+			return r;
+		if (bedwatch_done(w, now_ms())) {
+			end_bed(pid);
+			return report(w);
+		}
+		sleep_ms(POLL_MS);
+	}
+	/* The bed is gone: what it printed last (a panic, say) is in the file now. */
+	r = follow(f, w, true);
+	if (r < 0)
+		return r;
+	return w->first != BED_FAULT_NONE ? report(w) : 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct follower f = {.fd = -1};
-	struct bedwatch w = {0};
+	struct follower f = { .fd = -1 };
+	struct bedwatch w = { 0 };
 	char *end;
 	long pid, grace = BEDWATCH_GRACE_MS / 1000;
+	int r;
 
 	if (argc < 3 || argc > 4 || (pid = strtol(argv[2], &end, 10)) <= 0 || *end ||
 	    (argc == 4 && ((grace = strtol(argv[3], &end, 10)) <= 0 || grace > 60 || *end))) {
@@ -137,21 +161,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostbed-bedwatch: open `%s`: %s\n", argv[1], strerror(errno));
 		return 2;
 	}
-	while (alive((pid_t)pid)) {
-		if (follow(&f, &w, false) < 0)
-			break;
-		if (bedwatch_done(&w, now_ms())) {
-			end_bed((pid_t)pid);
-			return report(&w);
-		}
-		sleep_ms(POLL_MS);
-	}
-	/* The bed is gone: what it printed last (a panic, say) is in the file now. */
-	if (follow(&f, &w, true) < 0) {
-		fprintf(stderr, "hostbed-bedwatch: read `%s`: %s\n", argv[1], strerror(errno));
-		return 2;
-	}
-	if (w.first != BED_FAULT_NONE)
-		return report(&w);
-	return 0;
+	r = watch(&f, &w, (pid_t)pid);
+	if (r < 0)
+		fprintf(stderr, "hostbed-bedwatch: read `%s`: %s\n", argv[1], strerror(-r));
+	bedwatch_free(&w);
+	close(f.fd);
+	return r < 0 ? 2 : r;
 }

@@ -78,7 +78,7 @@ static int feed_file(struct bedwatch *w, const char *name)
 
 static int test_clean_console(void)
 {
-	struct bedwatch w = {0};
+	struct bedwatch w = { 0 };
 
 	CHECK(feed_file(&w, "clean.txt") == 0);
 	CHECK(w.first == BED_FAULT_NONE && w.nfaults == 0 && w.nlines == 0);
@@ -90,7 +90,7 @@ static int test_clean_console(void)
 /* The lockup this watchdog was written for: both CPUs spinning on a stale int3 in kvm.ko. */
 static int test_soft_lockup_console(void)
 {
-	struct bedwatch w = {0};
+	struct bedwatch w = { 0 };
 
 	CHECK(feed_file(&w, "soft-lockup-apic-int3.txt") == 0);
 	CHECK(w.first == BED_FAULT_SOFT_LOCKUP);
@@ -108,7 +108,7 @@ static int test_soft_lockup_console(void)
 
 static int test_first_fault_wins(void)
 {
-	struct bedwatch w = {0};
+	struct bedwatch w = { 0 };
 
 	CHECK(feed_file(&w, "rcu-stall-then-soft-lockup.txt") == 0);
 	CHECK(w.first == BED_FAULT_RCU_STALL);
@@ -122,7 +122,7 @@ static int test_first_fault_wins(void)
 
 static int test_grace(void)
 {
-	struct bedwatch w = {0};
+	struct bedwatch w = { 0 };
 
 	bedwatch_feed(&w, "booting", 1000);
 	CHECK(!bedwatch_done(&w, 1000 + 60000));
@@ -140,7 +140,7 @@ static int test_grace(void)
 
 static int test_report_bounds(void)
 {
-	struct bedwatch w = {0};
+	struct bedwatch w = { 0 };
 	char longline[BEDWATCH_LINE_MAX * 2 + 1];
 	unsigned i;
 
