@@ -161,7 +161,8 @@ fi
 
 # --- unit tests again, built with ASan and UBSan (gcc): any report fails the test. Only the
 # test executables, husk, its husk-netns helper and the host bed's console watch (which a unit
-# test runs) are built (the static guest agent cannot take the sanitizers). This husk is linked dynamically (option static is off with them).
+# test runs) are built (the static guest agent cannot take the sanitizers). This husk is
+# linked dynamically (option static is off with them).
 section "unit tests (ASan+UBSan)"
 {
 	if [ ! -f build-asan/build.ninja ]; then
@@ -236,8 +237,9 @@ if [ -e tests/hostbed/run ]; then
 	count_tap hostbed "$LOGS/hostbed.tap"
 	if [ "$hb_rc" -eq 3 ]; then
 		echo "hostbed: BED FAULT: the bed's kernel locked up (not a test result):"
-		grep -E "^hostbed: bed kernel fault|BUG: soft lockup|hard LOCKUP|detected stall|blocked for more than|workqueue lockup|Kernel panic|RIP: 0010" \
-			"$LOGS/hostbed.tap" | head -n 12 | sed 's/^/  /'
+		# the head of hostbed-bedwatch's report: its summary line and the first fault lines
+		sed -n '/^hostbed: bed kernel fault/,$p' "$LOGS/hostbed.tap" | head -n 12 |
+			sed 's/^/  /'
 		fail_part hostbed "BED FAULT: the bed's kernel locked up after $TAP_TOTAL tests (see build/test-logs/hostbed.tap and hostbed-console.txt)"
 	elif [ "$hb_rc" -ne 0 ] && [ "$TAP_FAILED" -eq 0 ]; then
 		fail_part hostbed "tests/hostbed/run exited $hb_rc (see build/test-logs/hostbed.tap)"

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static void fds_close(struct kvm_fds *f)
 		close(f->vm);
 	if (f->kvm >= 0)
 		close(f->kvm);
-	*f = (struct kvm_fds){-1, -1, -1};
+	*f = (struct kvm_fds){ -1, -1, -1 };
 }
 
 static int fail(const char *what)
@@ -53,15 +54,15 @@ static int fail(const char *what)
 /* A VM with the in-kernel irqchip and one vCPU: its APIC is software-disabled until a guest
  * enables it, which this vCPU never does because it never runs. With hw_off, the vCPU's
  * APIC base MSR is written without its enable bit: hardware-disabled too. */
-static int vcpu_open(struct kvm_fds *f, int hw_off)
+static int vcpu_open(struct kvm_fds *f, bool hw_off)
 {
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
-	} msrs = {.hdr.nmsrs = 1,
-		  .e = {.index = MSR_IA32_APICBASE, .data = APIC_DEFAULT_BASE | APICBASE_BSP}};
+	} msrs = { .hdr.nmsrs = 1,
+		   .e = { .index = MSR_IA32_APICBASE, .data = APIC_DEFAULT_BASE | APICBASE_BSP } };
 
-	*f = (struct kvm_fds){-1, -1, -1};
+	*f = (struct kvm_fds){ -1, -1, -1 };
 	f->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (f->kvm < 0)
 		return fail("open /dev/kvm");
@@ -83,7 +84,7 @@ static int hold(void)
 	struct kvm_fds f;
 	sigset_t none;
 
-	if (vcpu_open(&f, 1) < 0) {
+	if (vcpu_open(&f, true) < 0) {
 		fds_close(&f);
 		return -1;
 	}
@@ -98,7 +99,7 @@ static int flip(long n)
 {
 	for (long i = 0; i < n; i++) {
 		struct kvm_fds f;
-		int r = vcpu_open(&f, 0);
+		int r = vcpu_open(&f, false);
 
 		fds_close(&f);
 		if (r < 0)

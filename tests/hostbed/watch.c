@@ -105,5 +105,5 @@ bool bedwatch_done(const struct bedwatch *w, uint64_t now_ms)
 void bedwatch_free(struct bedwatch *w)
 {
 	free(w->report);
-	*w = (struct bedwatch){.grace_ms = w->grace_ms};
+	*w = (struct bedwatch){ .grace_ms = w->grace_ms };
 }
